@@ -1,0 +1,1 @@
+"""Release, grading and feedback tooling of the course (see autograder/README.md)."""

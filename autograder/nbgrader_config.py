@@ -1,0 +1,55 @@
+"""nbgrader configuration for the course (loaded by the root ``nbgrader_config.py``).
+
+Layout: source notebooks in ``solutions/``, student notebooks in ``course/``, and nbgrader's
+working directories (which hold hidden tests and student work, so they are git-ignored) here
+in ``autograder/``. Every path is computed from this file, so nbgrader works from any directory.
+"""
+
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
+
+c.CourseDirectory.root = ROOT
+c.CourseDirectory.course_id = "nn-from-scratch"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "course"
+c.CourseDirectory.submitted_directory = "autograder/submitted"
+c.CourseDirectory.autograded_directory = "autograder/autograded"
+c.CourseDirectory.feedback_directory = "autograder/feedback"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
+# Only the notebook itself is released: data and helpers come from the installed nnlib package,
+# so no file from solutions/ besides the student version of the notebook reaches course/.
+c.CourseDirectory.include = ["*.ipynb", "*.png", "*.svg"]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+
+# Students fetch and submit through a local exchange (single machine or shared filesystem).
+c.Exchange.root = os.path.join(HERE, "exchange")
+
+# A deleted test cell comes back from the gradebook and is graded, instead of silently
+# becoming "needs manual grading" (nbgrader PR #1770).
+c.OverwriteCells.add_missing_cells = True
+
+# ---- Executing submissions ------------------------------------------------------------------
+# Per-cell time limits, the same ones `nnlib-check` uses: a test cell gets 10 s (its budget is
+# 5 s), other cells 20 s unless the source notebook grants more through metadata.nnlib.timeout,
+# capped at 60 s whatever a submission's metadata says. See nnlib/check.py.
+from nnlib.check import cell_timeout  # noqa: E402
+
+c.Execute.timeout_func = cell_timeout
+c.Execute.interrupt_on_timeout = True
+# Minimal tracebacks: a failing hidden test shows its message, never the hidden source line.
+c.Execute.extra_arguments = [
+    "--HistoryManager.hist_file=:memory:",
+    "--InteractiveShell.xmode=Minimal",
+]
+
+# ---- Feedback -------------------------------------------------------------------------------
+# Feedback is made from the autograded notebook, which holds the hidden tests: strip them.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

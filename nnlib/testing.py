@@ -1,0 +1,456 @@
+"""Grading helpers for the notebooks' test cells.
+
+Three tools, used by the visible and the hidden tests alike:
+
+- :func:`assert_close` compares a result with the expected one and, when they differ, says *how*
+  (wrong shape, transposed, sign flipped, off by a constant factor, NaN or inf, first differing
+  index with its relative error) without printing the inputs or the expected values, so a
+  hidden test can fail loudly without giving its answer away.
+- :func:`check_against_reference` runs a learner's function and the nnlib reference on freshly
+  generated cases (a batch of one, odd sizes, extreme values, several seeds) and reports the
+  first case that disagrees, and any input the learner's function modified in place.
+- :func:`forbid_reference` fails an exercise whose function *is* the reference, an alias or a
+  wrapper of it, or calls it at run time. Using nnlib for what earlier lessons taught stays
+  allowed: only the references passed in are forbidden.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import types
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "GradingError",
+    "assert_close",
+    "check_against_reference",
+    "forbid_reference",
+    "CASE_KINDS",
+    "batch_size_for",
+    "scale_for",
+]
+
+
+class GradingError(AssertionError):
+    """A failed check. Its message is meant for the learner."""
+
+
+# ---------------------------------------------------------------------------------------------
+# assert_close
+# ---------------------------------------------------------------------------------------------
+
+
+def _fmt_index(idx: Sequence[int]) -> str:
+    return "(" + ", ".join(str(int(i)) for i in idx) + ("," if len(idx) == 1 else "") + ")"
+
+
+def _as_numeric(value: Any, name: str, what: str) -> np.ndarray:
+    if value is None:
+        raise GradingError(
+            f"{name} returned None instead of {what}: did you forget the `return` statement?"
+        )
+    if isinstance(value, tuple | list) and any(isinstance(v, np.ndarray) for v in value):
+        raise GradingError(
+            f"{name} returned a {type(value).__name__} of {len(value)} items where {what} "
+            "was expected: return the array itself."
+        )
+    try:
+        arr = np.asarray(value)
+    except Exception:  # ragged nested lists, exotic objects
+        raise GradingError(
+            f"{name} returned a {type(value).__name__}, which is not a NumPy array: "
+            f"expected {what}."
+        ) from None
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise GradingError(
+            f"{name} returned a {type(value).__name__} of dtype {arr.dtype}; expected {what} "
+            "holding numbers."
+        )
+    return arr
+
+
+def _shape_message(a: np.ndarray, e: np.ndarray, name: str, layout: str | None) -> str:
+    want = f"{e.shape}" + (f", that is {layout}" if layout else "")
+    msg = f"{name} returned an array of shape {a.shape}, but the expected shape is {want}."
+    if a.ndim >= 2 and a.shape == e.shape[::-1]:
+        return msg + " It looks transposed: check for a missing or extra `.T`, or swapped axes."
+    if a.size == e.size:
+        return msg + (
+            " It has the right number of entries: check `keepdims=True`, or reshape with "
+            "`.reshape(...)`."
+        )
+    if a.ndim == 0 or (a.size == 1 and e.size > 1):
+        return msg + (
+            " You returned a single number: did you sum or average over every axis instead of "
+            "one (`axis=`)?"
+        )
+    if a.ndim == e.ndim + 1 and a.size > e.size:
+        return msg + (
+            " It has an extra axis: did broadcasting add one (a missing `keepdims=True`, or a "
+            "(N, 1) array combined with an (N,) array)?"
+        )
+    if a.ndim + 1 == e.ndim or (a.ndim == e.ndim and a.size < e.size):
+        return msg + " Did you reduce over the wrong axis, or over one axis too many?"
+    return msg
+
+
+def assert_close(
+    actual: Any,
+    expected: Any,
+    *,
+    name: str = "your function",
+    what: str = "an array",
+    layout: str | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+) -> None:
+    """Raise :class:`GradingError` with a diagnosis unless ``actual`` matches ``expected``.
+
+    ``name`` describes the call in the learner's words (``"relu_forward(x)"``), ``layout`` the
+    expected shape in the glossary's letters (``"(N, K)"``). The message never contains the
+    expected values: only shapes, positions, relative errors and a diagnosis.
+    """
+    e = np.asarray(expected)
+    if e.dtype == object:
+        raise TypeError("assert_close: expected must be numeric")
+    a = _as_numeric(actual, name, what)
+    if a.shape != e.shape:
+        raise GradingError(_shape_message(a, e, name, layout))
+    a = a.astype(np.float64)
+    e = e.astype(np.float64)
+
+    bad_a = ~np.isfinite(a)
+    bad_e = ~np.isfinite(e)
+    if np.any(bad_a & ~bad_e):
+        idx = np.argwhere(bad_a & ~bad_e)[0]
+        kinds = "NaN" if np.isnan(a[tuple(idx)]) else "inf"
+        count = int(np.sum(bad_a & ~bad_e))
+        raise GradingError(
+            f"{name} returned {kinds} at index {_fmt_index(idx)} ({count} non-finite "
+            f"entr{'y' if count == 1 else 'ies'}) where a finite number was expected. "
+            "A numerically unstable formula overflows for large inputs (np.exp of a large "
+            "number, or log(0)): look for a stable way to write it."
+        )
+
+    close = np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
+    if np.all(close):
+        return
+
+    finite = np.isfinite(a) & np.isfinite(e)
+    af, ef = a[finite], e[finite]
+    diagnosis = ""
+    if a.ndim == 2 and a.shape[0] == a.shape[1] and a.shape[0] > 1 and np.allclose(
+        a, e.T, rtol=rtol, atol=atol
+    ):
+        diagnosis = " The values are the transpose of the expected ones: check a `.T` or an axis."
+    elif np.any(ef != 0) and np.allclose(af, -ef, rtol=rtol, atol=atol):
+        diagnosis = " Every value has the wrong sign: check a `+`/`-` or the direction of a step."
+    elif np.any(ef != 0) and ef.size > 0:
+        denom = float(ef @ ef)
+        factor = float(af @ ef) / denom if denom > 0 else 0.0
+        if (
+            factor != 0
+            and not np.isclose(factor, 1.0, rtol=1e-3)
+            and np.allclose(af, factor * ef, rtol=max(rtol, 1e-5), atol=atol)
+        ):
+            diagnosis = (
+                f" Every value is off by the same factor (about {factor:.4g} times the expected "
+                "one): a missing or extra 1/N, a sum where a mean belongs (or the reverse), or "
+                "a missing constant."
+            )
+        elif ef.size > 1:
+            offset = af - ef
+            if np.allclose(offset, offset.flat[0], rtol=0, atol=max(atol, 1e-7)) and not np.isclose(
+                offset.flat[0], 0.0, atol=atol
+            ):
+                diagnosis = (
+                    " Every value is shifted by the same constant: check an added or "
+                    "subtracted term."
+                )
+    idx = np.argwhere(~close)[0]
+    ai, ei = a[tuple(idx)], e[tuple(idx)]
+    rel = abs(ai - ei) / max(abs(ai), abs(ei), 1e-300)
+    count = int(np.sum(~close))
+    where = "" if a.ndim == 0 else f" first differs at index {_fmt_index(idx)} and"
+    raise GradingError(
+        f"{name}{where} has a relative error of {rel:.2e} there; {count} of {a.size} "
+        f"entr{'y differs' if count == 1 else 'ies differ'} from the expected result."
+        + diagnosis
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# check_against_reference
+# ---------------------------------------------------------------------------------------------
+
+#: The kinds of generated case every hidden test runs through, in order.
+CASE_KINDS: tuple[str, ...] = ("batch of one", "odd sizes", "random", "random", "extreme values")
+
+
+def batch_size_for(kind: str, rng: np.random.Generator) -> int:
+    """A batch size that fits the case kind: 1, an odd size, or a random size."""
+    if kind == "batch of one":
+        return 1
+    if kind == "odd sizes":
+        return int(rng.integers(1, 8)) * 2 + 1
+    return int(rng.integers(2, 17))
+
+
+def scale_for(kind: str) -> float:
+    """How far from zero generated inputs reach: 1e3 for extreme cases, 1 otherwise."""
+    return 1e3 if kind == "extreme values" else 1.0
+
+
+def _snapshot(args: Sequence[Any]) -> list[Any]:
+    return [copy.deepcopy(a) for a in args]
+
+
+def _param_names(fn: Callable[..., Any], n: int) -> list[str]:
+    try:
+        params = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        params = []
+    return [params[i] if i < len(params) else f"argument {i + 1}" for i in range(n)]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and a.shape == b.shape
+            and bool(np.array_equal(a, b, equal_nan=True))
+        )
+    try:
+        return bool(a == b)
+    except Exception:
+        return True
+
+
+def check_against_reference(
+    student: Callable[..., Any],
+    reference: Callable[..., Any],
+    make_args: Callable[[np.random.Generator, str], Sequence[Any]],
+    *,
+    name: str,
+    seed: int = 0,
+    kinds: Iterable[str] = CASE_KINDS,
+    compare: Callable[[Any], Any] | None = None,
+    layout: str | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+) -> int:
+    """Compare ``student`` with ``reference`` on one generated case per entry of ``kinds``.
+
+    ``make_args(rng, kind)`` returns the positional arguments for one case. ``compare`` maps a
+    result to what is compared (for example ``lambda r: r[0]`` to ignore a cache); by default
+    the whole result is compared, element by element when it is a tuple. Returns the number
+    of cases checked. Failure messages name the case kind and never its inputs or the expected
+    result.
+    """
+    compare = compare or (lambda r: r)
+    kinds = list(kinds)
+    rng = np.random.default_rng(seed)
+    for i, kind in enumerate(kinds):
+        args = list(make_args(rng, kind))
+        ref_out = compare(reference(*_snapshot(args)))
+        student_args = _snapshot(args)
+        where = f"{name} on hidden case {i + 1} of {len(kinds)} ({kind})"
+        try:
+            got = student(*student_args)
+        except GradingError:
+            raise
+        except Exception as exc:  # the learner's error, reported in their words
+            raise GradingError(
+                f"{where} raised {type(exc).__name__}: {exc}"
+            ) from None
+        for pname, before, after in zip(
+            _param_names(student, len(args)), args, student_args, strict=True
+        ):
+            if not _same(before, after):
+                raise GradingError(
+                    f"{where} modified its input `{pname}` in place. Work on a copy "
+                    "(for example `x = x.copy()`) or build a new array instead."
+                )
+        try:
+            got_out = compare(got)
+        except Exception:
+            raise GradingError(
+                f"{where} returned a {type(got).__name__} that does not have the expected "
+                "structure (check what your function returns)."
+            ) from None
+        if isinstance(ref_out, tuple):
+            if not isinstance(got_out, tuple | list) or len(got_out) != len(ref_out):
+                n = len(got_out) if isinstance(got_out, tuple | list) else 1
+                raise GradingError(
+                    f"{where} returned {n} value{'s' if n != 1 else ''}; expected a tuple of "
+                    f"{len(ref_out)}."
+                )
+            for j, (g, r) in enumerate(zip(got_out, ref_out, strict=True)):
+                assert_close(
+                    g, r, name=f"{where}, returned value {j + 1},", rtol=rtol, atol=atol
+                )
+        else:
+            assert_close(got_out, ref_out, name=where, layout=layout, rtol=rtol, atol=atol)
+    return len(kinds)
+
+
+# ---------------------------------------------------------------------------------------------
+# forbid_reference
+# ---------------------------------------------------------------------------------------------
+
+
+class ReferenceCalled(BaseException):
+    """Raised by a disabled reference. A BaseException, so `except Exception` cannot hide it."""
+
+
+_TRIPPED: list[str] = []
+
+
+def _tripwire(*args: Any, **kwargs: Any) -> Any:
+    # This code object replaces the reference's while the guard runs. It is executed with the
+    # reference's globals, so it must not use this module's globals: it imports what it needs.
+    import nnlib.testing as _t
+
+    _t._TRIPPED.append("called")
+    raise _t.ReferenceCalled()
+
+
+def _code_objects(code: types.CodeType) -> Iterable[types.CodeType]:
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_objects(const)
+
+
+def _unwrap(fn: Any) -> list[Any]:
+    """fn and what it wraps: functools.partial, bound methods, __wrapped__ chains."""
+    seen: list[Any] = []
+    todo = [fn]
+    while todo:
+        f = todo.pop()
+        if any(f is s for s in seen):
+            continue
+        seen.append(f)
+        if isinstance(f, functools.partial):
+            todo.append(f.func)
+        if isinstance(f, types.MethodType):
+            todo.append(f.__func__)
+        wrapped = getattr(f, "__wrapped__", None)
+        if wrapped is not None:
+            todo.append(wrapped)
+    return seen
+
+
+def _is_ref(obj: Any, refs: Sequence[Any]) -> bool:
+    return any(obj is r for r in refs) or (
+        isinstance(obj, types.FunctionType)
+        and any(isinstance(r, types.FunctionType) and obj.__code__ is r.__code__ for r in refs)
+    )
+
+
+def _static_use(student: Any, refs: Sequence[Any]) -> str | None:
+    """Name through which the student's code reaches a reference, found without running it."""
+    for f in _unwrap(student):
+        if _is_ref(f, refs):
+            return "is"
+        if not isinstance(f, types.FunctionType):
+            continue
+        cells = [c.cell_contents for c in (f.__closure__ or ()) if _cell_filled(c)]
+        defaults = list(f.__defaults__ or ()) + list((f.__kwdefaults__ or {}).values())
+        if any(_is_ref(v, refs) for v in cells + defaults):
+            return "captures"
+        names: set[str] = set()
+        for code in _code_objects(f.__code__):
+            names.update(code.co_names)
+        g = f.__globals__
+        for n in names:
+            if n in g and _is_ref(g[n], refs):
+                return f"calls `{n}`"
+        # attribute chains such as nnlib.losses.mse_loss: follow modules named in the code
+        modules = [g[n] for n in names if n in g and isinstance(g[n], types.ModuleType)]
+        for _ in range(3):
+            found: list[types.ModuleType] = []
+            for m in modules:
+                for n in names:
+                    attr = getattr(m, n, None)
+                    if attr is not None and _is_ref(attr, refs):
+                        return f"calls `{m.__name__}.{n}`"
+                    if isinstance(attr, types.ModuleType):
+                        found.append(attr)
+            modules = found
+    return None
+
+
+def _cell_filled(cell: types.CellType) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+    except ValueError:
+        return False
+    return True
+
+
+def _qualname(ref: Any) -> str:
+    mod = getattr(ref, "__module__", None) or "nnlib"
+    return f"{mod}.{getattr(ref, '__qualname__', getattr(ref, '__name__', repr(ref)))}"
+
+
+def forbid_reference(
+    student: Callable[..., Any],
+    *references: Callable[..., Any],
+    args: Sequence[Any] | None = None,
+    name: str | None = None,
+) -> None:
+    """Fail when ``student`` is, wraps or calls one of ``references``.
+
+    Three checks: identity (the reference itself, an alias, a ``functools.partial`` or a
+    function sharing its code); the names its code uses (globals, closures, defaults and
+    module attribute chains that lead to a reference); and, when ``args`` is given, one run of
+    ``student(*args)`` with every reference temporarily disabled, which catches any other
+    route to it. Exceptions other than reaching the reference are ignored here: the tests
+    that follow report them.
+    """
+    if not references:
+        raise TypeError("forbid_reference needs at least one reference function")
+    label = name or getattr(student, "__name__", "your function")
+    refnames = " / ".join(_qualname(r) for r in references)
+    advice = (
+        f"{label} uses the course's reference implementation ({refnames}). That is a fine "
+        "way to get unstuck and carry on with the notebook, but this exercise scores 0 until "
+        "you write your own version."
+    )
+    if not callable(student):
+        raise GradingError(f"{label} should be a function, got a {type(student).__name__}.")
+    how = _static_use(student, references)
+    if how is not None:
+        raise GradingError(advice + f" (It {how} the reference.)" if how != "is" else advice)
+    if args is None:
+        return
+
+    originals: list[tuple[types.FunctionType, types.CodeType]] = []
+    for r in references:
+        if isinstance(r, types.FunctionType) and not r.__code__.co_freevars:
+            originals.append((r, r.__code__))
+    _TRIPPED.clear()
+    try:
+        for r, _ in originals:
+            r.__code__ = _tripwire.__code__
+        try:
+            student(*_snapshot(args))
+        except ReferenceCalled:
+            pass
+        except Exception:  # noqa: BLE001 (reported by the tests that follow)
+            pass
+    finally:
+        for r, code in originals:
+            r.__code__ = code
+    if _TRIPPED:
+        _TRIPPED.clear()
+        raise GradingError(advice + " (It calls the reference when it runs.)")
