@@ -1,1 +1,76 @@
-"""nnlib: the course's reference NumPy library (placeholder while the core is written)."""
+"""nnlib: the course's reference NumPy library.
+
+Functional pairs (``*_forward -> (out, cache)``, ``*_backward(dout, cache)``) underneath,
+PyTorch-named modules on top. Everything a notebook needs is importable from here; each
+concept also lives in its own module (``nnlib.activations``, ``nnlib.losses``, ...).
+"""
+
+from nnlib.activations import (
+    leaky_relu,
+    leaky_relu_backward,
+    leaky_relu_forward,
+    log_softmax,
+    log_softmax_backward,
+    log_softmax_forward,
+    relu,
+    relu_backward,
+    relu_forward,
+    sigmoid,
+    sigmoid_backward,
+    sigmoid_forward,
+    softmax,
+    softmax_backward,
+    softmax_forward,
+    tanh,
+    tanh_backward,
+    tanh_forward,
+)
+from nnlib.basics import one_hot, standardize
+from nnlib.data import (
+    load_digits,
+    load_mnist1d,
+    make_circles,
+    make_moons,
+    make_spirals,
+    train_val_test_split,
+)
+from nnlib.gradcheck import (
+    check_gradients,
+    numerical_gradient,
+    numerical_gradient_array,
+    rel_error,
+)
+from nnlib.init import he_normal, he_uniform, xavier_normal, xavier_uniform
+from nnlib.layers import linear_backward, linear_forward
+from nnlib.losses import (
+    bce_with_logits_loss,
+    hinge_loss,
+    huber_loss,
+    mae_loss,
+    mse_loss,
+    softmax_cross_entropy_loss,
+)
+from nnlib.modules import (
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    LeakyReLU,
+    Linear,
+    LogSoftmax,
+    Module,
+    MSELoss,
+    MultiClassHingeLoss,
+    Parameter,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
+from nnlib.optim import SGD, Optimizer, sgd
+from nnlib.training import History, accuracy, evaluate, fit, minibatches, predict
+
+__version__ = "0.1.0"
+
+__all__ = [name for name in dir() if not name.startswith("_")]

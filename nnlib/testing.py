@@ -96,8 +96,8 @@ def _shape_message(a: np.ndarray, e: np.ndarray, name: str, layout: str | None) 
             " It has an extra axis: did broadcasting add one (a missing `keepdims=True`, or a "
             "(N, 1) array combined with an (N,) array)?"
         )
-    if a.ndim + 1 == e.ndim or (a.ndim == e.ndim and a.size < e.size):
-        return msg + " Did you reduce over the wrong axis, or over one axis too many?"
+    if a.ndim + 1 == e.ndim or a.ndim == e.ndim:
+        return msg + " Did you reduce (sum, mean, max...) over the wrong axis, or over one too many?"
     return msg
 
 

@@ -1,0 +1,179 @@
+"""Autograde an assignment and write a grading report that explains every score.
+
+    python -m autograder.grade 00_getting_started            # all submitted students
+    python -m autograder.grade 00_getting_started --student alice
+
+This runs ``nbgrader autograde`` (every submission in ``autograder/submitted/``), then reads the
+gradebook and the autograded notebooks and writes ``autograder/reports/<assignment>.csv`` with
+one row per student and notebook: the score, and what explains a low one:
+
+- ``unreadable``: the submitted file is not a valid notebook (for example broken JSON). nbgrader
+  logs it and moves on, and its CSV export shows a plain 0, indistinguishable from a real 0;
+  the report names it so the instructor can ask for a new file;
+- ``missing``: the notebook was not handed in;
+- ``graded``, with notes for cells that hit their time limit (an infinite loop, say), tests
+  that failed because the exercise used the nnlib reference, and written answers still waiting
+  for a human.
+
+The exit status is 0 when every submission was graded and 1 when any was unreadable or failed,
+so scripts can notice; the grades of every other student are stored either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from autograder.release import ROOT, nbgrader_env
+
+SUBMITTED = ROOT / "autograder" / "submitted"
+AUTOGRADED = ROOT / "autograder" / "autograded"
+REPORTS = ROOT / "autograder" / "reports"
+REFERENCE_MARK = "uses the course's reference implementation"
+
+
+@dataclass
+class Row:
+    student: str
+    assignment: str
+    notebook: str
+    status: str
+    score: float = 0.0
+    max_score: float = 0.0
+    needs_manual_grade: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def _readable(path: Path) -> str | None:
+    """None when ``path`` is a notebook nbformat can read, else the reason in plain words."""
+    import nbformat
+
+    try:
+        nbformat.read(path, as_version=4)
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON (line {exc.lineno}, column {exc.colno})"
+    except Exception as exc:  # noqa: BLE001 (any reason to refuse the file is reported)
+        return f"not a readable notebook ({type(exc).__name__}: {str(exc)[:120]})"
+    return None
+
+
+def _cell_notes(path: Path) -> list[str]:
+    """Timeouts, reference use and errors outside test cells, read off an autograded notebook."""
+    import nbformat
+
+    notes: list[str] = []
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        nbg = cell.get("metadata", {}).get("nbgrader", {})
+        label = nbg.get("grade_id") or f"cell {index + 1}"
+        for out in cell.get("outputs", []):
+            if out.get("output_type") != "error":
+                continue
+            ename, evalue = out.get("ename", ""), out.get("evalue", "")
+            if ename == "CellTimeoutError" or ename == "KeyboardInterrupt":
+                notes.append(f"{label}: stopped at its time limit (infinite loop?)")
+            elif REFERENCE_MARK in evalue:
+                notes.append(f"{label}: used the nnlib reference (scores 0)")
+            break
+    return notes
+
+
+def _run_autograde(assignment: str, student: str | None) -> int:
+    cmd = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--force",
+           "--log-level=WARN"]
+    if student:
+        cmd.append(f"--student={student}")
+    return subprocess.run(cmd, cwd=ROOT, env=nbgrader_env()).returncode
+
+
+def collect_rows(assignment: str, students: list[str]) -> list[Row]:
+    """One row per (student, notebook of the assignment), from the gradebook and the files."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    rows: list[Row] = []
+    with Gradebook(config.CourseDirectory.db_url, config.CourseDirectory.course_id) as gb:
+        try:
+            notebooks = [nb.name for nb in gb.find_assignment(assignment).notebooks]
+        except MissingEntry:
+            raise SystemExit(
+                f"grade: assignment {assignment!r} is not in the gradebook: run "
+                f"`nbgrader generate_assignment {assignment}` first"
+            ) from None
+        for student in students:
+            for name in notebooks:
+                row = Row(student, assignment, name, "graded")
+                submitted = SUBMITTED / student / assignment / f"{name}.ipynb"
+                graded = AUTOGRADED / student / assignment / f"{name}.ipynb"
+                try:
+                    nb = gb.find_submission_notebook(name, assignment, student)
+                    row.score, row.max_score = nb.score, nb.max_score
+                    row.needs_manual_grade = bool(nb.needs_manual_grade)
+                except MissingEntry:
+                    row.max_score = gb.find_notebook(name, assignment).max_score
+                    row.status = "not graded"
+                if not submitted.exists():
+                    row.status = "missing"
+                    row.notes.append(f"{name}.ipynb was not handed in")
+                elif (reason := _readable(submitted)) is not None:
+                    row.status, row.score = "unreadable", 0.0
+                    row.notes.append(f"{name}.ipynb is {reason}: ask for a new file")
+                elif not graded.exists():
+                    row.status = "failed"
+                    row.notes.append("nbgrader could not grade it: see its log")
+                else:
+                    row.notes += _cell_notes(graded)
+                if row.needs_manual_grade and row.status == "graded":
+                    row.notes.append("written answers wait for manual grading (formgrader)")
+                rows.append(row)
+    return rows
+
+
+def write_report(rows: list[Row], assignment: str) -> Path:
+    """Write the CSV report and return its path."""
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    path = REPORTS / f"{assignment}.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(asdict(rows[0]).keys()) if rows else ["student"])
+        writer.writeheader()
+        for row in rows:
+            data = asdict(row)
+            data["notes"] = "; ".join(row.notes)
+            writer.writerow(data)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("assignment")
+    parser.add_argument("--student", help="grade only this student")
+    parser.add_argument("--no-autograde", action="store_true",
+                        help="only rebuild the report from the existing gradebook")
+    args = parser.parse_args(argv)
+    if not args.no_autograde:
+        _run_autograde(args.assignment, args.student)
+    students = [args.student] if args.student else sorted(
+        p.name for p in SUBMITTED.glob("*") if (p / args.assignment).is_dir()
+    )
+    rows = collect_rows(args.assignment, students)
+    path = write_report(rows, args.assignment)
+    width = max([len(r.student) for r in rows] + [7])
+    print(f"{'student':<{width}}  {'notebook':<24} {'score':>11}  status      notes")
+    for r in rows:
+        score = f"{r.score:g}/{r.max_score:g}"
+        print(f"{r.student:<{width}}  {r.notebook:<24} {score:>11}  {r.status:<10}  "
+              f"{'; '.join(r.notes)}")
+    print(f"\nreport written to {path.relative_to(ROOT)}")
+    bad = [r for r in rows if r.status in ("unreadable", "failed", "not graded")]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
