@@ -11,7 +11,9 @@ one row per student and notebook: the score, and what explains a low one:
   logs it and moves on, and its CSV export shows a plain 0, indistinguishable from a real 0;
   the report names it so the instructor can ask for a new file;
 - ``missing``: the notebook was not handed in;
-- ``graded``, with notes for cells that hit their time limit (an infinite loop, say), tests
+- ``graded``, with notes for grading metadata that was tampered with and restored (nbgrader
+  itself refuses a notebook whose test cell was turned into an ordinary cell, and that student
+  would lose every point), cells that hit their time limit (an infinite loop, say), tests
   that failed because the exercise used the nnlib reference, and written answers still waiting
   for a human.
 
@@ -32,6 +34,8 @@ from pathlib import Path
 from autograder.release import ROOT, nbgrader_env
 
 SUBMITTED = ROOT / "autograder" / "submitted"
+TAMPERED = ROOT / "autograder" / "tampered"
+RELEASE = ROOT / "course"
 AUTOGRADED = ROOT / "autograder" / "autograded"
 REPORTS = ROOT / "autograder" / "reports"
 REFERENCE_MARK = "uses the course's reference implementation"
@@ -54,9 +58,13 @@ def _readable(path: Path) -> str | None:
     import nbformat
 
     try:
-        nbformat.read(path, as_version=4)
+        json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        return "not a text file (not UTF-8)"
     except json.JSONDecodeError as exc:
         return f"not valid JSON (line {exc.lineno}, column {exc.colno})"
+    try:
+        nbformat.read(path, as_version=4)
     except Exception as exc:  # noqa: BLE001 (any reason to refuse the file is reported)
         return f"not a readable notebook ({type(exc).__name__}: {str(exc)[:120]})"
     return None
@@ -83,6 +91,60 @@ def _cell_notes(path: Path) -> list[str]:
     return notes
 
 
+def restore_grading_metadata(assignment: str, students: list[str]) -> dict[tuple[str, str], list[str]]:
+    """Put back the nbgrader metadata of every released grade/locked cell in each submission.
+
+    Cells are matched by their id (kept by JupyterLab when a cell is edited) or grade_id. The
+    source of test cells is restored by nbgrader itself (from the gradebook); this restores the
+    flags nbgrader needs to recognise them, which a submission may have edited. The original
+    file is kept in ``autograder/tampered/``. Returns notes per (student, notebook).
+    """
+    import shutil
+
+    import nbformat
+
+    notes: dict[tuple[str, str], list[str]] = {}
+    for release_nb in sorted((RELEASE / assignment).glob("*.ipynb")):
+        name = release_nb.stem
+        released = nbformat.read(release_nb, as_version=4)
+        by_id = {}
+        for cell in released.cells:
+            meta = cell.get("metadata", {}).get("nbgrader")
+            if meta and (meta.get("grade") or meta.get("locked") or meta.get("solution")):
+                by_id[cell.get("id")] = cell
+                by_id[meta.get("grade_id")] = cell
+        for student in students:
+            path = SUBMITTED / student / assignment / f"{name}.ipynb"
+            if not path.exists() or _readable(path) is not None:
+                continue
+            nb = nbformat.read(path, as_version=4)
+            restored = []
+            for cell in nb.cells:
+                meta = cell.get("metadata", {}).get("nbgrader", {})
+                ref = by_id.get(meta.get("grade_id")) or by_id.get(cell.get("id"))
+                if ref is None or ref.cell_type != cell.cell_type:
+                    continue
+                want = ref.metadata["nbgrader"]
+                if {k: v for k, v in meta.items() if k != "checksum"} != {
+                    k: v for k, v in want.items() if k != "checksum"
+                }:
+                    restored.append(want["grade_id"])
+                    cell.metadata["nbgrader"] = dict(want)
+                    for flag in ("editable", "deletable"):
+                        if flag in ref.metadata:
+                            cell.metadata[flag] = ref.metadata[flag]
+            if restored:
+                backup = TAMPERED / student / assignment / f"{name}.ipynb"
+                backup.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(path, backup)
+                nbformat.write(nb, path)
+                notes[(student, name)] = [
+                    f"grading metadata of {', '.join(restored)} was changed and has been "
+                    f"restored (original kept in {backup.relative_to(ROOT)})"
+                ]
+    return notes
+
+
 def _run_autograde(assignment: str, student: str | None) -> int:
     cmd = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--force",
            "--log-level=WARN"]
@@ -91,7 +153,9 @@ def _run_autograde(assignment: str, student: str | None) -> int:
     return subprocess.run(cmd, cwd=ROOT, env=nbgrader_env()).returncode
 
 
-def collect_rows(assignment: str, students: list[str]) -> list[Row]:
+def collect_rows(
+    assignment: str, students: list[str], notes: dict[tuple[str, str], list[str]] | None = None
+) -> list[Row]:
     """One row per (student, notebook of the assignment), from the gradebook and the files."""
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -110,6 +174,7 @@ def collect_rows(assignment: str, students: list[str]) -> list[Row]:
         for student in students:
             for name in notebooks:
                 row = Row(student, assignment, name, "graded")
+                row.notes += (notes or {}).get((student, name), [])
                 submitted = SUBMITTED / student / assignment / f"{name}.ipynb"
                 graded = AUTOGRADED / student / assignment / f"{name}.ipynb"
                 try:
@@ -157,12 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-autograde", action="store_true",
                         help="only rebuild the report from the existing gradebook")
     args = parser.parse_args(argv)
-    if not args.no_autograde:
-        _run_autograde(args.assignment, args.student)
     students = [args.student] if args.student else sorted(
         p.name for p in SUBMITTED.glob("*") if (p / args.assignment).is_dir()
     )
-    rows = collect_rows(args.assignment, students)
+    notes: dict[tuple[str, str], list[str]] = {}
+    if not args.no_autograde:
+        notes = restore_grading_metadata(args.assignment, students)
+        _run_autograde(args.assignment, args.student)
+    rows = collect_rows(args.assignment, students, notes)
     path = write_report(rows, args.assignment)
     width = max([len(r.student) for r in rows] + [7])
     print(f"{'student':<{width}}  {'notebook':<24} {'score':>11}  status      notes")

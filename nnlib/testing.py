@@ -246,14 +246,16 @@ def check_against_reference(
     layout: str | None = None,
     rtol: float = 1e-6,
     atol: float = 1e-9,
-) -> int:
+) -> None:
     """Compare ``student`` with ``reference`` on one generated case per entry of ``kinds``.
 
     ``make_args(rng, kind)`` returns the positional arguments for one case. ``compare`` maps a
     result to what is compared (for example ``lambda r: r[0]`` to ignore a cache); by default
-    the whole result is compared, element by element when it is a tuple. Returns the number
-    of cases checked. Failure messages name the case kind and never its inputs or the expected
-    result.
+    the whole result is compared, element by element when it is a tuple. Failure messages
+    name the case kind and never its inputs or the expected result.
+
+    Returns None on purpose: nbgrader reads a number displayed by a test cell as *partial
+    credit*, and a count of cases larger than the cell's points makes it refuse the notebook.
     """
     compare = compare or (lambda r: r)
     kinds = list(kinds)
@@ -299,7 +301,6 @@ def check_against_reference(
                 )
         else:
             assert_close(got_out, ref_out, name=where, layout=layout, rtol=rtol, atol=atol)
-    return len(kinds)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -75,6 +75,7 @@ def class_submissions(root: Path) -> dict[str, object]:
         "half_right": half,
         "half_right_edited": tamper_tests(half, "edit", only="test-standardize"),
         "half_right_deleted": tamper_tests(half, "delete", only="test-standardize"),
+        "half_right_demoted": tamper_tests(half, "demote", only="test-one-hot"),
         "no_eps": replace_solution(right, "standardize", NO_EPS),
         "sample_std": replace_solution(right, "standardize", SAMPLE_STD),
         "alias": replace_solution(right, "one-hot", ALIAS),
@@ -95,6 +96,7 @@ EXPECTED = {
     "half_right": 2.0,
     "half_right_edited": 2.0,
     "half_right_deleted": 2.0,
+    "half_right_demoted": 2.0,
     "no_eps": 2.0,
     "sample_std": 2.0,
     "alias": 3.0,
@@ -186,6 +188,14 @@ def test_tampered_cells_are_graded_like_untouched(graded):
         assert scores[student]["test-one-hot"] == 0, student
         assert scores[student]["test-standardize"] == 0, student
         assert scores[student]["_max"] == scores["untouched"]["_max"]
+
+
+def test_restored_metadata_is_named_in_the_report(graded):
+    rows = report_rows(graded["root"])
+    for student in ("demoted_tests", "half_right_demoted", "unlocked_tests", "points_changed"):
+        assert "has been restored" in rows[student]["notes"], rows[student]
+    assert "restored" not in rows["reference"]["notes"]
+    assert (graded["root"] / "autograder" / "tampered" / "demoted_tests").is_dir()
 
 
 def test_reference_use_is_named_in_the_report(graded):
