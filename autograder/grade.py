@@ -91,7 +91,9 @@ def _cell_notes(path: Path) -> list[str]:
     return notes
 
 
-def restore_grading_metadata(assignment: str, students: list[str]) -> dict[tuple[str, str], list[str]]:
+def restore_grading_metadata(
+    assignment: str, students: list[str]
+) -> dict[tuple[str, str], list[str]]:
     """Put back the nbgrader metadata of every released grade/locked cell in each submission.
 
     Cells are matched by their id (kept by JupyterLab when a cell is edited) or grade_id. The
@@ -145,6 +147,32 @@ def restore_grading_metadata(assignment: str, students: list[str]) -> dict[tuple
     return notes
 
 
+def add_missing_submission_files(assignment: str, students: list[str]) -> None:
+    """Give a submission copied in by hand the two files ``nbgrader submit`` would have added.
+
+    ``timestamp.txt`` (used for late penalties; here the newest notebook's modification time)
+    and ``submission_secret.txt``: ``nbgrader release_feedback`` stops at the first graded
+    submission that lacks either, so a class mixing exchange and LMS submissions needs them.
+    """
+    import secrets
+    from datetime import UTC, datetime
+
+    for student in students:
+        folder = SUBMITTED / student / assignment
+        stamp = folder / "timestamp.txt"
+        secret = folder / "submission_secret.txt"
+        notebooks = list(folder.glob("*.ipynb"))
+        if not notebooks:
+            continue
+        if not stamp.exists():
+            mtime = max(p.stat().st_mtime for p in notebooks)
+            stamp.write_text(
+                datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
+            )
+        if not secret.exists():
+            secret.write_text(secrets.token_hex(64))
+
+
 def _run_autograde(assignment: str, student: str | None) -> int:
     cmd = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--force",
            "--log-level=WARN"]
@@ -158,7 +186,6 @@ def collect_rows(
 ) -> list[Row]:
     """One row per (student, notebook of the assignment), from the gradebook and the files."""
     from nbgrader.api import Gradebook, MissingEntry
-
     from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
@@ -206,7 +233,8 @@ def write_report(rows: list[Row], assignment: str) -> Path:
     REPORTS.mkdir(parents=True, exist_ok=True)
     path = REPORTS / f"{assignment}.csv"
     with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(asdict(rows[0]).keys()) if rows else ["student"])
+        fields = list(asdict(rows[0]).keys()) if rows else ["student"]
+        writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         for row in rows:
             data = asdict(row)
@@ -228,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     notes: dict[tuple[str, str], list[str]] = {}
     if not args.no_autograde:
         notes = restore_grading_metadata(args.assignment, students)
+        add_missing_submission_files(args.assignment, students)
         _run_autograde(args.assignment, args.student)
     rows = collect_rows(args.assignment, students, notes)
     path = write_report(rows, args.assignment)

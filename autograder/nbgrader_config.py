@@ -20,9 +20,10 @@ c.CourseDirectory.submitted_directory = "autograder/submitted"
 c.CourseDirectory.autograded_directory = "autograder/autograded"
 c.CourseDirectory.feedback_directory = "autograder/feedback"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
-# Only the notebook itself is released: data and helpers come from the installed nnlib package,
-# so no file from solutions/ besides the student version of the notebook reaches course/.
-c.CourseDirectory.include = ["*.ipynb", "*.png", "*.svg"]
+# Only the notebook (and its images) is released: data and helpers come from the installed
+# nnlib package, so no other file from solutions/ reaches course/. The two .txt files are what
+# `nbgrader submit` adds to a submission; collect and feedback need them.
+c.CourseDirectory.include = ["*.ipynb", "*.png", "*.svg", "timestamp.txt", "submission_secret.txt"]
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 
 # Students fetch and submit through a local exchange (single machine or shared filesystem).

@@ -97,7 +97,9 @@ def _shape_message(a: np.ndarray, e: np.ndarray, name: str, layout: str | None) 
             "(N, 1) array combined with an (N,) array)?"
         )
     if a.ndim + 1 == e.ndim or a.ndim == e.ndim:
-        return msg + " Did you reduce (sum, mean, max...) over the wrong axis, or over one too many?"
+        return msg + (
+            " Did you reduce (sum, mean, max...) over the wrong axis, or over one too many?"
+        )
     return msg
 
 

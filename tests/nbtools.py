@@ -133,7 +133,8 @@ def run(cmd: list[str], cwd: Path, check: bool = True, timeout: float = 600):
                           timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(
-            f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            f"{' '.join(cmd)} exited {proc.returncode}\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         )
     return proc
 

@@ -23,18 +23,15 @@ def pyproject_packages() -> dict[str, str]:
 
 def environment_packages() -> dict[str, str]:
     out: dict[str, str] = {}
-    in_pip = False
     text = (ROOT / "environment.yml").read_text()
     for line in text.split("\ndependencies:", 1)[1].splitlines():
         stripped = line.split("#", 1)[0].rstrip()
         if not stripped.strip():
             continue
         if stripped.strip() == "- pip:":
-            in_pip = True
             continue
         m = re.match(r"^\s*-\s+(.+)$", stripped)
         if not m:
-            in_pip = False
             continue
         item = m.group(1).strip()
         if item in ("pip", "-e .") or item.startswith("python="):

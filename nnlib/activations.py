@@ -1,0 +1,260 @@
+"""Activation functions: plain values and ``*_forward`` / ``*_backward`` pairs.
+
+Elementwise activations accept any shape; ``softmax`` and ``log_softmax`` work over the last axis
+(``x`` is usually ``(N, K)`` or ``(K,)``). float32 inputs give float32 outputs, and each gradient
+has the dtype of the array it is the gradient of. Derivatives at the kink follow PyTorch:
+relu'(0) = 0 and leaky_relu'(0) = negative_slope.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from nnlib._validate import as_array
+
+__all__ = [
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "softmax",
+    "log_softmax",
+    "sigmoid_forward",
+    "sigmoid_backward",
+    "tanh_forward",
+    "tanh_backward",
+    "relu_forward",
+    "relu_backward",
+    "leaky_relu_forward",
+    "leaky_relu_backward",
+    "softmax_forward",
+    "softmax_backward",
+    "log_softmax_forward",
+    "log_softmax_backward",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared checks and unchecked kernels (losses reuse the kernels on already-validated input)
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_slope(negative_slope: Any, fn: str) -> float:
+    try:
+        slope = float(negative_slope)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{fn}: negative_slope must be a real number, got {negative_slope!r}"
+        ) from None
+    if not math.isfinite(slope):
+        raise ValueError(f"{fn}: negative_slope must be finite, got {negative_slope!r}")
+    # A Python float keeps float32 arrays float32 (a NumPy float64 scalar would upcast them).
+    return slope
+
+
+def _check_last_axis(x: np.ndarray, fn: str) -> None:
+    if x.ndim == 0:
+        raise ValueError(f"{fn}: x must have shape (N, K) or (K,), got a scalar (shape ())")
+    if x.shape[-1] == 0:
+        raise ValueError(f"{fn}: x needs at least one class on the last axis, got shape {x.shape}")
+
+
+def _backward_dout(dout: ArrayLike, shape: tuple[int, ...], fn: str) -> np.ndarray:
+    dout = as_array(dout, fn, "dout")
+    if dout.shape != shape:
+        raise ValueError(
+            f"{fn}: dout has shape {dout.shape} but the forward output had shape {shape}"
+        )
+    return dout
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # exp(-|x|) <= 1, so neither branch can overflow for any finite x.
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    # After the shift the largest entry is 0: exp cannot overflow and the sum is >= 1.
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Values
+# ---------------------------------------------------------------------------------------------
+
+
+def sigmoid(x: ArrayLike) -> np.ndarray:
+    """out = 1 / (1 + exp(-x)).  Shapes: x (any) -> out (same shape as x).
+
+    Computed as 1 / (1 + exp(-|x|)) for x >= 0 and exp(-|x|) / (1 + exp(-|x|)) otherwise, so no
+    exp overflows: sigmoid(1e4) == 1.0 and sigmoid(-1e4) == 0.0 with no RuntimeWarning.
+    """
+    x = as_array(x, "sigmoid", "x")
+    return np.asarray(_sigmoid(x))
+
+
+def tanh(x: ArrayLike) -> np.ndarray:
+    """out = (exp(x) - exp(-x)) / (exp(x) + exp(-x)).  Shapes: x (any) -> out (same shape as x)."""
+    x = as_array(x, "tanh", "x")
+    return np.asarray(np.tanh(x))
+
+
+def relu(x: ArrayLike) -> np.ndarray:
+    """out = max(x, 0).  Shapes: x (any) -> out (same shape as x).  NaN stays NaN."""
+    x = as_array(x, "relu", "x")
+    return np.asarray(np.maximum(x, 0))
+
+
+def leaky_relu(x: ArrayLike, negative_slope: float = 0.01) -> np.ndarray:
+    """out = x if x > 0 else negative_slope * x.  Shapes: x (any) -> out (same shape as x)."""
+    x = as_array(x, "leaky_relu", "x")
+    slope = _check_slope(negative_slope, "leaky_relu")
+    return np.asarray(np.where(x > 0, x, slope * x))
+
+
+def softmax(x: ArrayLike) -> np.ndarray:
+    """out_k = exp(x_k) / sum_j exp(x_j).  Shapes: x (N, K) or (K,) -> out (same).
+
+    Over the last axis; every row of the result sums to 1. Rows are shifted by their maximum
+    first (softmax is shift-invariant), so exp never overflows. Inputs with more leading axes,
+    such as (N, T, K), also work.
+    """
+    x = as_array(x, "softmax", "x")
+    _check_last_axis(x, "softmax")
+    return _softmax(x)
+
+
+def log_softmax(x: ArrayLike) -> np.ndarray:
+    """out_k = x_k - log(sum_j exp(x_j)).  Shapes: x (N, K) or (K,) -> out (same).
+
+    Over the last axis, with the shifted log-sum-exp, so it stays finite wherever x is finite
+    (log(softmax(x)) gives -inf once a probability underflows to 0). Inputs with more leading
+    axes also work.
+    """
+    x = as_array(x, "log_softmax", "x")
+    _check_last_axis(x, "log_softmax")
+    return _log_softmax(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Forward / backward pairs
+# ---------------------------------------------------------------------------------------------
+
+
+def sigmoid_forward(x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """out = 1 / (1 + exp(-x)).  Shapes: x (any) -> out (same shape as x); cache is out."""
+    x = as_array(x, "sigmoid_forward", "x")
+    out = np.asarray(_sigmoid(x))
+    return out, out
+
+
+def sigmoid_backward(dout: ArrayLike, cache: np.ndarray) -> np.ndarray:
+    """dx = dout * out * (1 - out).  Shapes: dout (same as x), cache out -> dx (same as x)."""
+    out = cache
+    dout = _backward_dout(dout, out.shape, "sigmoid_backward")
+    return np.asarray(dout * out * (1 - out), dtype=out.dtype)
+
+
+def tanh_forward(x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """out = tanh(x).  Shapes: x (any) -> out (same shape as x); cache is out."""
+    x = as_array(x, "tanh_forward", "x")
+    out = np.asarray(np.tanh(x))
+    return out, out
+
+
+def tanh_backward(dout: ArrayLike, cache: np.ndarray) -> np.ndarray:
+    """dx = dout * (1 - out**2).  Shapes: dout (same as x), cache out -> dx (same as x)."""
+    out = cache
+    dout = _backward_dout(dout, out.shape, "tanh_backward")
+    return np.asarray(dout * (1 - out * out), dtype=out.dtype)
+
+
+def relu_forward(x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """out = max(x, 0).  Shapes: x (any) -> out (same shape as x); cache is x."""
+    x = as_array(x, "relu_forward", "x")
+    return np.asarray(np.maximum(x, 0)), x
+
+
+def relu_backward(dout: ArrayLike, cache: np.ndarray) -> np.ndarray:
+    """dx = dout * [x > 0] (relu'(0) = 0).  Shapes: dout (same as x), cache x -> dx (same as x)."""
+    x = cache
+    dout = _backward_dout(dout, x.shape, "relu_backward")
+    # where, not dout * mask, so that an inf/NaN in dout does not leak through a closed unit.
+    return np.asarray(np.where(x > 0, dout, 0), dtype=x.dtype)
+
+
+def leaky_relu_forward(
+    x: ArrayLike, negative_slope: float = 0.01
+) -> tuple[np.ndarray, tuple[np.ndarray, float]]:
+    """out = x if x > 0 else negative_slope * x.  Shapes: x (any) -> out (same shape as x).
+
+    cache is (x, negative_slope).
+    """
+    x = as_array(x, "leaky_relu_forward", "x")
+    slope = _check_slope(negative_slope, "leaky_relu_forward")
+    return np.asarray(np.where(x > 0, x, slope * x)), (x, slope)
+
+
+def leaky_relu_backward(dout: ArrayLike, cache: tuple[np.ndarray, float]) -> np.ndarray:
+    """dx = dout if x > 0 else negative_slope * dout (at x = 0: negative_slope).
+
+    Shapes: dout (same as x), cache (x, negative_slope) -> dx (same as x).
+    """
+    x, slope = cache
+    dout = _backward_dout(dout, x.shape, "leaky_relu_backward")
+    return np.asarray(np.where(x > 0, dout, slope * dout), dtype=x.dtype)
+
+
+def softmax_forward(x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """out = softmax(x) over the last axis.  Shapes: x (N, K) or (K,) -> out (same).
+
+    cache is out.
+    """
+    x = as_array(x, "softmax_forward", "x")
+    _check_last_axis(x, "softmax_forward")
+    out = _softmax(x)
+    return out, out
+
+
+def softmax_backward(dout: ArrayLike, cache: np.ndarray) -> np.ndarray:
+    """dx = out * (dout - sum_k(dout_k * out_k)) over the last axis (the full Jacobian product).
+
+    Shapes: dout (N, K) or (K,), cache out (same) -> dx (same).
+    """
+    out = cache
+    dout = _backward_dout(dout, out.shape, "softmax_backward")
+    dot = np.sum(dout * out, axis=-1, keepdims=True)
+    return np.asarray(out * (dout - dot), dtype=out.dtype)
+
+
+def log_softmax_forward(x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """out = x - logsumexp(x) over the last axis.  Shapes: x (N, K) or (K,) -> out (same).
+
+    cache is out.
+    """
+    x = as_array(x, "log_softmax_forward", "x")
+    _check_last_axis(x, "log_softmax_forward")
+    out = _log_softmax(x)
+    return out, out
+
+
+def log_softmax_backward(dout: ArrayLike, cache: np.ndarray) -> np.ndarray:
+    """dx = dout - exp(out) * sum_k(dout_k) over the last axis (exp(out) is softmax(x)).
+
+    Shapes: dout (N, K) or (K,), cache out (same) -> dx (same).
+    """
+    out = cache
+    dout = _backward_dout(dout, out.shape, "log_softmax_backward")
+    # out <= 0, so exp(out) cannot overflow.
+    return np.asarray(dout - np.exp(out) * np.sum(dout, axis=-1, keepdims=True), dtype=out.dtype)
