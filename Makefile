@@ -39,7 +39,9 @@ $(DEV_STAMP): pyproject.toml $(LAB_STAMP)
 	touch $@
 
 lab: $(LAB_STAMP)
-	$(BIN)/jupyter lab --notebook-dir=course $(ROOT_FLAG) --port=$(PORT)
+	@# nbgrader's assignment list wants a world-writable exchange (as /srv/nbgrader/exchange is)
+	@mkdir -p autograder/exchange && chmod 777 autograder/exchange
+	$(BIN)/jupyter lab --notebook-dir=course $(ROOT_FLAG) --port=$(PORT) $(LAB_ARGS)
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

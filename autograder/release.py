@@ -66,12 +66,27 @@ def differences(a: Path, b: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report differences")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="rebuild (or check) only these assignments")
     args = parser.parse_args(argv)
+    names = args.only or assignments()
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / "course"
-        build(fresh)
+        build(fresh, names)
+        if args.only:
+            for name in names:
+                if not (fresh / name).exists():
+                    raise SystemExit(f"release: no notebook solutions/{name}/{name}.ipynb")
         if args.check:
-            diff = differences(fresh, RELEASE)
+            diff = []
+            for name in names:
+                if not (RELEASE / name).exists():
+                    diff.append(f"{name} (missing from course/)")
+                else:
+                    diff += [f"{name}/{d}" for d in differences(fresh / name, RELEASE / name)]
+            if not args.only:
+                extra = {p.name for p in RELEASE.iterdir() if p.is_dir()} - set(names)
+                diff += [f"{name} (in course/ but not in solutions/)" for name in sorted(extra)]
             for line in diff:
                 print(f"course/ is out of date: {line}")
             if diff:
@@ -79,14 +94,14 @@ def main(argv: list[str] | None = None) -> int:
             return 1 if diff else 0
         RELEASE.mkdir(exist_ok=True)
         for old in RELEASE.iterdir():
-            if old.is_dir() and not (fresh / old.name).exists():
+            if not args.only and old.is_dir() and not (fresh / old.name).exists():
                 shutil.rmtree(old)
         for new in fresh.iterdir():
             dest = RELEASE / new.name
             if dest.exists():
                 shutil.rmtree(dest)
             shutil.copytree(new, dest)
-        print(f"course/ regenerated: {', '.join(assignments())}")
+        print(f"course/ regenerated: {', '.join(names)}")
     return 0
 
 

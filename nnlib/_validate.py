@@ -19,6 +19,8 @@ __all__ = [
     "check_labels",
     "check_positive",
     "check_probability",
+    "check_rng",
+    "check_positive_int",
 ]
 
 
@@ -105,3 +107,20 @@ def check_probability(value: float, fn: str, name: str) -> None:
     """Raise unless ``0 <= value < 1``."""
     if not (0.0 <= value < 1.0):
         raise ValueError(f"{fn}: {name} must be in [0, 1), got {value!r}")
+
+
+def check_rng(rng: Any, fn: str) -> np.random.Generator:
+    """Return ``rng`` unless it is not a ``np.random.Generator`` (then raise ValueError)."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            f"{fn}: rng must be a numpy.random.Generator, e.g. np.random.default_rng(0), "
+            f"got {type(rng).__name__}"
+        )
+    return rng
+
+
+def check_positive_int(value: Any, fn: str, name: str) -> int:
+    """Return ``value`` as an int, or raise ValueError unless it is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+        raise ValueError(f"{fn}: {name} must be a positive integer, got {value!r}")
+    return int(value)

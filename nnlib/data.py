@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from nnlib._validate import check_labels, check_positive, check_probability
+from nnlib._validate import (
+    check_labels,
+    check_positive,
+    check_positive_int,
+    check_probability,
+    check_rng,
+)
 
 __all__ = [
     "load_digits",
@@ -28,18 +34,6 @@ __all__ = [
 ]
 
 
-def _check_positive_int(value: Any, fn: str, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{fn}: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_rng(rng: Any, fn: str) -> None:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            f"{fn}: rng must be a numpy.random.Generator, e.g. np.random.default_rng(0), "
-            f"got {type(rng).__name__}"
-        )
 
 
 def _sklearn_seed(rng: np.random.Generator) -> int:
@@ -62,9 +56,9 @@ def make_moons(
     """Two interleaving half circles (scikit-learn's make_moons, shuffled).
     Returns X (N, 2) float64 and y (N,) int64 in {0, 1}; Gaussian noise of std ``noise``."""
     fn = "make_moons"
-    n_samples = _check_positive_int(n_samples, fn, "n_samples")
+    n_samples = check_positive_int(n_samples, fn, "n_samples")
     check_positive(noise, fn, "noise", allow_zero=True)
-    _check_rng(rng, fn)
+    check_rng(rng, fn)
     from sklearn.datasets import make_moons as _sk_make_moons
 
     X, y = _sk_make_moons(n_samples, noise=noise, random_state=_sklearn_seed(rng))
@@ -77,10 +71,10 @@ def make_circles(
     """A circle inside another (scikit-learn's make_circles, shuffled); the inner radius is
     ``factor`` times the outer one.  Returns X (N, 2) float64 and y (N,) int64 (1 = inner)."""
     fn = "make_circles"
-    n_samples = _check_positive_int(n_samples, fn, "n_samples")
+    n_samples = check_positive_int(n_samples, fn, "n_samples")
     check_positive(noise, fn, "noise", allow_zero=True)
     check_probability(factor, fn, "factor")
-    _check_rng(rng, fn)
+    check_rng(rng, fn)
     from sklearn.datasets import make_circles as _sk_make_circles
 
     X, y = _sk_make_circles(
@@ -97,15 +91,15 @@ def make_spirals(
     and y (N,) int64 in 0..K-1, shuffled; K = n_classes and N = n_samples split as evenly as
     possible (the first N mod K classes get one point more)."""
     fn = "make_spirals"
-    n_samples = _check_positive_int(n_samples, fn, "n_samples")
-    n_classes = _check_positive_int(n_classes, fn, "n_classes")
+    n_samples = check_positive_int(n_samples, fn, "n_samples")
+    n_classes = check_positive_int(n_classes, fn, "n_classes")
     if n_samples < n_classes:
         raise ValueError(
             f"{fn}: n_samples={n_samples} is less than n_classes={n_classes}; "
             "every class needs at least one point"
         )
     check_positive(noise, fn, "noise", allow_zero=True)
-    _check_rng(rng, fn)
+    check_rng(rng, fn)
     Xs, ys = [], []
     for k in range(n_classes):
         m = n_samples // n_classes + (k < n_samples % n_classes)
@@ -153,7 +147,7 @@ def load_mnist1d(
     are cached in-process; each call returns fresh copies.
     """
     fn = "load_mnist1d"
-    num_samples = _check_positive_int(num_samples, fn, "num_samples")
+    num_samples = check_positive_int(num_samples, fn, "num_samples")
     if num_samples % 10:
         raise ValueError(
             f"{fn}: num_samples must be a multiple of 10 (an equal share per digit), "
@@ -202,7 +196,7 @@ def train_val_test_split(
             f"{fn}: val_fraction + test_fraction must be < 1 to leave training data, "
             f"got {val_fraction} + {test_fraction}"
         )
-    _check_rng(rng, fn)
+    check_rng(rng, fn)
     N = X.shape[0]
     if stratify:
         labels = check_labels(y, N, None, fn)

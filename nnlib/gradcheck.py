@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from nnlib._validate import as_array, check_positive
+from nnlib._validate import as_array, check_positive, check_rng
 
 __all__ = [
     "numerical_gradient",
@@ -148,8 +148,7 @@ def check_gradients(
     formula typically scores above 1e-2.
     """
     fn = "check_gradients"
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"{fn}: rng must be a np.random.Generator, got {type(rng).__name__}")
+    check_rng(rng, fn)
     if isinstance(inputs, np.ndarray):
         inputs = (inputs,)
     xs = [

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from nnlib._validate import check_positive
+from nnlib._validate import check_positive, check_rng
 
 __all__ = [
     "calculate_fan_in_and_fan_out",
@@ -61,14 +61,6 @@ def _dtype(dtype: DTypeLike, fn: str) -> np.dtype:
     return dt
 
 
-def _check_rng(rng: Any, fn: str) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            f"{fn}: rng must be a np.random.Generator (e.g. np.random.default_rng(0)), "
-            f"got {type(rng).__name__}"
-        )
-    return rng
-
 
 def _fans(shape: Any, fn: str) -> tuple[tuple[int, ...], int, int]:
     dims = _shape(shape, fn)
@@ -106,7 +98,7 @@ def xavier_uniform(
     """
     fn = "xavier_uniform"
     dims, fan_in, fan_out = _fans(shape, fn)
-    rng = _check_rng(rng, fn)
+    rng = check_rng(rng, fn)
     check_positive(gain, fn, "gain")
     dt = _dtype(dtype, fn)
     a = float(gain) * math.sqrt(6.0 / (fan_in + fan_out))
@@ -122,7 +114,7 @@ def xavier_normal(
     """
     fn = "xavier_normal"
     dims, fan_in, fan_out = _fans(shape, fn)
-    rng = _check_rng(rng, fn)
+    rng = check_rng(rng, fn)
     check_positive(gain, fn, "gain")
     dt = _dtype(dtype, fn)
     std = float(gain) * math.sqrt(2.0 / (fan_in + fan_out))
@@ -139,7 +131,7 @@ def he_uniform(
     """
     fn = "he_uniform"
     dims, fan_in, _ = _fans(shape, fn)
-    rng = _check_rng(rng, fn)
+    rng = check_rng(rng, fn)
     dt = _dtype(dtype, fn)
     a = math.sqrt(6.0 / fan_in)
     return rng.uniform(-a, a, size=dims).astype(dt, copy=False)
@@ -155,7 +147,7 @@ def he_normal(
     """
     fn = "he_normal"
     dims, fan_in, _ = _fans(shape, fn)
-    rng = _check_rng(rng, fn)
+    rng = check_rng(rng, fn)
     dt = _dtype(dtype, fn)
     std = math.sqrt(2.0 / fan_in)
     return rng.normal(0.0, std, size=dims).astype(dt, copy=False)
@@ -171,7 +163,7 @@ def zeros(
     fn = "zeros"
     dims = _shape(shape, fn)
     if rng is not None:
-        _check_rng(rng, fn)
+        check_rng(rng, fn)
     return np.zeros(dims, dtype=_dtype(dtype, fn))
 
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from nnlib._validate import as_array
+from nnlib._validate import as_array, check_positive_int, check_rng
 from nnlib.activations import (
     leaky_relu_backward,
     leaky_relu_forward,
@@ -62,18 +62,6 @@ __all__ = [
 ]
 
 
-def _check_positive_int(value: Any, fn: str, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{fn}: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_rng(rng: Any, fn: str) -> None:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            f"{fn}: rng must be a numpy.random.Generator, e.g. np.random.default_rng(0), "
-            f"got {type(rng).__name__}"
-        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,9 +271,9 @@ class Linear(Module):
         bias: bool = True,
         dtype: DTypeLike = np.float64,
     ) -> None:
-        self.in_features = _check_positive_int(in_features, "Linear", "in_features")
-        self.out_features = _check_positive_int(out_features, "Linear", "out_features")
-        _check_rng(rng, "Linear")
+        self.in_features = check_positive_int(in_features, "Linear", "in_features")
+        self.out_features = check_positive_int(out_features, "Linear", "out_features")
+        check_rng(rng, "Linear")
         initializer = get_initializer(init)
         W = initializer((self.in_features, self.out_features), rng=rng, dtype=dtype)
         self.weight = Parameter(W)

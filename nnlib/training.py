@@ -16,8 +16,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
 
-from nnlib._validate import as_array, check_labels
-from nnlib.modules import Module, _check_positive_int, _check_rng, _Loss
+from nnlib._validate import as_array, check_labels, check_positive_int, check_rng
+from nnlib.modules import Module, _Loss
 from nnlib.optim import Optimizer
 
 __all__ = ["History", "Callback", "minibatches", "accuracy", "predict", "evaluate", "fit"]
@@ -102,11 +102,11 @@ def minibatches(
     """
     fn = "minibatches"
     X, y = _check_xy(X, y, fn)
-    batch_size = _check_positive_int(batch_size, fn, "batch_size")
+    batch_size = check_positive_int(batch_size, fn, "batch_size")
     if shuffle:
         if rng is None:
             raise ValueError(f"{fn}: shuffle=True needs rng=np.random.default_rng(seed)")
-        _check_rng(rng, fn)
+        check_rng(rng, fn)
     order = rng.permutation(X.shape[0]) if shuffle else None
     return _batches(X, y, batch_size, order)
 
@@ -185,7 +185,7 @@ def predict(model: Module, X: ArrayLike, batch_size: int | None = None) -> np.nd
     fn = "predict"
     X = np.asarray(X)
     if batch_size is not None:
-        batch_size = _check_positive_int(batch_size, fn, "batch_size")
+        batch_size = check_positive_int(batch_size, fn, "batch_size")
     was_training = model.training
     model.eval()
     try:
@@ -208,7 +208,7 @@ def evaluate(
     if X.shape[0] == 0:
         raise ValueError(f"{fn}: X has no rows (shape {X.shape})")
     if batch_size is not None:
-        batch_size = _check_positive_int(batch_size, fn, "batch_size")
+        batch_size = check_positive_int(batch_size, fn, "batch_size")
     classify = _is_classification(loss_fn, y)
     was_training = model.training
     model.eval()
@@ -261,9 +261,9 @@ def fit(
     X, y = _check_xy(X, y, fn)
     if X.shape[0] == 0:
         raise ValueError(f"{fn}: X has no rows (shape {X.shape})")
-    epochs = _check_positive_int(epochs, fn, "epochs")
-    batch_size = _check_positive_int(batch_size, fn, "batch_size")
-    _check_rng(rng, fn)
+    epochs = check_positive_int(epochs, fn, "epochs")
+    batch_size = check_positive_int(batch_size, fn, "batch_size")
+    check_rng(rng, fn)
     if not isinstance(optimizer, Optimizer):
         raise TypeError(
             f"{fn}: optimizer must be an nnlib Optimizer, got {type(optimizer).__name__}"

@@ -278,7 +278,7 @@ def test_check_gradients_messages():
     with pytest.raises(ValueError, match="^check_gradients: backward returned None"):
         check_gradients(affine_forward, lambda d, c: (affine_backward(d, c)[0], None), [x, W],
                         rng=rng)
-    with pytest.raises(ValueError, match="^check_gradients: rng must be a np.random.Generator"):
+    with pytest.raises(ValueError, match="^check_gradients: rng must be a numpy.random.Generator"):
         check_gradients(square_forward, square_backward, [x], rng=0)
     with pytest.raises(ValueError, match="^check_gradients: inputs must hold at least one"):
         check_gradients(square_forward, square_backward, [], rng=rng)

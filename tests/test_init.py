@@ -140,7 +140,7 @@ def test_rng_determinism_and_no_global_state(name):
 @pytest.mark.parametrize("name", RANDOM)
 @pytest.mark.parametrize("rng", [None, 0, np.random.RandomState(0)])
 def test_rejects_non_generator_rng(name, rng):
-    with pytest.raises(ValueError, match=rf"^{name}: rng must be a np.random.Generator"):
+    with pytest.raises(ValueError, match=rf"^{name}: rng must be a numpy.random.Generator"):
         getattr(I, name)((3, 4), rng=rng)
 
 

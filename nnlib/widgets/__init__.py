@@ -1,5 +1,8 @@
 """Interactive explorers for the notebooks: ipywidgets controls that redraw a matplotlib figure.
 
+One module per lesson topic (``nnlib.widgets.digits``, ...) holds its ``draw_*`` functions and
+its ``*_explorer`` builder; this module holds what they share.
+
 Each builder returns an :class:`Explorer`. Display ``explorer.widget`` in a notebook; tests set
 ``explorer.controls[name].value`` and read ``explorer.redraws`` and ``explorer.figure``. The
 drawing functions (``draw_*``) take a figure and plain values, so the same code also makes the
@@ -16,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as widgets
-import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = ["Explorer", "make_explorer", "draw_digit", "digit_explorer"]
@@ -94,31 +96,4 @@ def make_explorer(
     return explorer
 
 
-def draw_digit(fig: Figure, X: np.ndarray, y: np.ndarray, index: int) -> None:
-    """Draw example ``index`` of 8x8 digits ``X`` (N, 64): the pixels, and their histogram."""
-    if X.ndim != 2 or X.shape[1] != 64:
-        raise ValueError(f"draw_digit: X must have shape (N, 64), got {X.shape}")
-    if not 0 <= index < X.shape[0]:
-        raise ValueError(f"draw_digit: index must be in [0, {X.shape[0]}), got {index}")
-    ax_img, ax_hist = fig.subplots(1, 2, width_ratios=[1, 1.6])
-    ax_img.imshow(X[index].reshape(8, 8), cmap="gray_r")
-    ax_img.set_title(f"example {index}: label {int(y[index])}")
-    ax_img.set_xticks([])
-    ax_img.set_yticks([])
-    ax_hist.hist(X[index], bins=16, color="tab:blue")
-    ax_hist.set_xlabel("pixel value")
-    ax_hist.set_ylabel("number of pixels")
-    ax_hist.set_title("the 64 numbers the network sees")
-
-
-def digit_explorer(X: np.ndarray, y: np.ndarray, *, index: int = 0) -> Explorer:
-    """A slider over the examples of an 8x8 digits set, redrawing the digit and its pixels."""
-    slider = widgets.IntSlider(
-        value=index, min=0, max=X.shape[0] - 1, step=1, description="example",
-        continuous_update=True,
-    )
-    return make_explorer(
-        lambda fig, index: draw_digit(fig, X, y, index),
-        {"index": slider},
-        title="Move the slider to look at another digit",
-    )
+from nnlib.widgets.digits import digit_explorer, draw_digit  # noqa: E402
