@@ -13,6 +13,7 @@ Building an explorer draws once and does nothing slow at import time.
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,11 +84,15 @@ def make_explorer(
         explorer.redraws += 1
         explorer.last_redraw_seconds = time.perf_counter() - start
         if _in_kernel():
-            from IPython.display import display
+            from IPython.display import Image, display
 
+            # Rendered to PNG here: a bare Figure has no rich display of its own under
+            # matplotlib-inline unless the formatter was registered with %matplotlib inline.
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=fig.dpi)
             with out:
                 out.clear_output(wait=True)
-                display(fig)
+                display(Image(data=buffer.getvalue(), format="png"))
 
     explorer._redraw = redraw
     for control in controls.values():
