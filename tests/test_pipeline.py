@@ -170,3 +170,19 @@ def test_released_notebook_fails_every_autograded_test(name):
 def test_solution_body_strips_only_markers():
     src = "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n"
     assert solution_body(src) == "def f():\n    return 1"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_static_figures_exist_beside_each_widget(name):
+    """Readers without a live kernel see a PNG of every widget; every linked image exists."""
+    for path in (source_path(name), release_path(name)):
+        nb = read(path)
+        images = [m for c in nb.cells if c.cell_type == "markdown"
+                  for m in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", c.source)]
+        for image in images:
+            if not image.startswith("http"):
+                assert (path.parent / image).is_file(), f"{path.name} links a missing {image}"
+        uses_widgets = any("nnlib.widgets" in c.source for c in nb.cells if c.cell_type == "code")
+        if uses_widgets:
+            assert [i for i in images if i.endswith(".png")], (
+                f"{path.name} has a widget but no static figure beside it")
