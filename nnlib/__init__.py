@@ -69,7 +69,7 @@ from nnlib.modules import (
     Tanh,
 )
 from nnlib.optim import SGD, Optimizer, sgd
-from nnlib.training import History, accuracy, evaluate, fit, minibatches, predict
+from nnlib.training import Callback, History, accuracy, evaluate, fit, minibatches, predict
 
 __version__ = "0.1.0"
 
