@@ -25,7 +25,8 @@ def free_port() -> int:
 
 
 def get(url: str):
-    with urllib.request.urlopen(url, timeout=5) as r:
+    # the first formgrader request creates the gradebook (alembic migrations): allow time
+    with urllib.request.urlopen(url, timeout=90) as r:
         return r.status, r.read()
 
 
