@@ -54,7 +54,7 @@ def test_make_lab_serves_the_course_with_nbgrader(tmp_path):
             assert time.time() < deadline, "JupyterLab did not start within 60 s"
             time.sleep(0.5)
         _, body = get(f"{base}/api/contents?token={token}")
-        assert [c["name"] for c in json.loads(body)["content"]] == sorted(
+        assert sorted(c["name"] for c in json.loads(body)["content"]) == sorted(
             p.name for p in (ROOT / "course").iterdir() if p.is_dir())
         _, body = get(f"{base}/lab/api/extensions?token={token}")
         names = {e["name"] for e in json.loads(body)}
