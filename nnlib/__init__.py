@@ -21,6 +21,7 @@ from nnlib.activations import (
     softmax,
     softmax_backward,
     softmax_forward,
+    softmax_jacobian,
     tanh,
     tanh_backward,
     tanh_forward,

@@ -35,6 +35,7 @@ __all__ = [
     "softmax_backward",
     "log_softmax_forward",
     "log_softmax_backward",
+    "softmax_jacobian",
 ]
 
 
@@ -258,3 +259,26 @@ def log_softmax_backward(dout: ArrayLike, cache: np.ndarray) -> np.ndarray:
     dout = _backward_dout(dout, out.shape, "log_softmax_backward")
     # out <= 0, so exp(out) cannot overflow.
     return np.asarray(dout - np.exp(out) * np.sum(dout, axis=-1, keepdims=True), dtype=out.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Full Jacobians (for teaching and checking; backward passes never build them)
+# ---------------------------------------------------------------------------------------------
+
+
+def softmax_jacobian(x: ArrayLike) -> np.ndarray:
+    """J[k, j] = d softmax(x)_k / d x_j = p_k * (delta_kj - p_j), with p = softmax(x).
+
+    Shapes: x (K,) -> J (K, K); leading axes carry over, so x (N, K) -> J (N, K, K), one
+    Jacobian per row. Row k holds the derivatives of output k (numerator layout); J is
+    symmetric, and each of its rows sums to 0 because the outputs always sum to 1. Stable for
+    any finite x, like :func:`softmax`. ``dout @ J`` equals ``softmax_backward(dout, p)``.
+    """
+    x = as_array(x, "softmax_jacobian", "x")
+    _check_last_axis(x, "softmax_jacobian")
+    p = _softmax(x)
+    # diag(p) - p p^T, batched over the leading axes.
+    jac = -p[..., :, None] * p[..., None, :]
+    k = np.arange(x.shape[-1])
+    jac[..., k, k] += p
+    return jac

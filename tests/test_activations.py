@@ -397,3 +397,90 @@ def test_leaky_relu_rejects_bad_slope(slope):
         A.leaky_relu(np.ones(2), slope)
     with pytest.raises(ValueError, match="^leaky_relu_forward: negative_slope"):
         A.leaky_relu_forward(np.ones(2), slope)
+
+
+# --------------------------------------------------------------------------------------------
+# softmax_jacobian: the full K x K derivative of softmax (lesson 02)
+# --------------------------------------------------------------------------------------------
+
+
+def test_softmax_jacobian_hand_values():
+    # p = [1, 2, 5]/8: J = diag(p) - p p^T, in 64ths.
+    expected = np.array([[7.0, -2.0, -5.0], [-2.0, 12.0, -10.0], [-5.0, -10.0, 15.0]]) / 64
+    np.testing.assert_allclose(A.softmax_jacobian([0.0, LN2, LN5]), expected, rtol=1e-14)
+    np.testing.assert_allclose(A.softmax_jacobian([3.0, 3.0]), [[0.25, -0.25], [-0.25, 0.25]])
+
+
+def test_softmax_jacobian_matches_finite_differences():
+    from nnlib.gradcheck import numerical_gradient_array
+
+    x = np.random.default_rng(7).normal(size=5)
+    jac = A.softmax_jacobian(x)
+    # Row k is the gradient of output k: d sum(softmax(x) * e_k) / dx.
+    numeric = np.stack([numerical_gradient_array(A.softmax, x, row) for row in np.eye(5)])
+    np.testing.assert_allclose(jac, numeric, rtol=1e-7, atol=1e-10)
+
+
+def test_softmax_jacobian_is_symmetric_with_rows_summing_to_zero():
+    x = np.random.default_rng(8).normal(scale=3.0, size=(4, 6))
+    jac = A.softmax_jacobian(x)
+    assert jac.shape == (4, 6, 6)
+    np.testing.assert_array_equal(jac, np.swapaxes(jac, -1, -2))
+    np.testing.assert_allclose(jac.sum(axis=-1), np.zeros((4, 6)), atol=1e-15)
+    for n in range(4):  # one Jacobian per row, as for a single vector
+        np.testing.assert_allclose(jac[n], A.softmax_jacobian(x[n]), rtol=1e-15)
+
+
+def test_softmax_jacobian_agrees_with_softmax_backward():
+    rng = np.random.default_rng(9)
+    x, dout = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    _, cache = A.softmax_forward(x)
+    vjp = np.einsum("nk,nkj->nj", dout, A.softmax_jacobian(x))
+    np.testing.assert_allclose(vjp, A.softmax_backward(dout, cache), rtol=1e-12, atol=1e-15)
+
+
+def test_softmax_jacobian_torch_parity():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(10).normal(scale=4.0, size=6)
+    expected = torch.autograd.functional.jacobian(
+        lambda t: torch.softmax(t, dim=-1), torch.tensor(x)
+    ).numpy()
+    np.testing.assert_allclose(A.softmax_jacobian(x), expected, rtol=1e-12, atol=1e-300)
+
+
+def test_softmax_jacobian_extremes_exact():
+    with strict_fp():
+        np.testing.assert_array_equal(A.softmax_jacobian([BOUND, -BOUND]), np.zeros((2, 2)))
+        np.testing.assert_array_equal(
+            A.softmax_jacobian([-BOUND, -BOUND]), [[0.25, -0.25], [-0.25, 0.25]]
+        )
+
+
+@PROPERTY
+@given(x=bounded_arrays(min_dims=1, max_dims=2))
+def test_softmax_jacobian_is_stable(x):
+    with strict_fp():
+        jac = A.softmax_jacobian(x)
+    assert jac.shape == x.shape + x.shape[-1:] and jac.dtype == x.dtype
+    assert np.all(np.isfinite(jac))
+    # Diagonal p (1 - p) lies in [0, 1/4]; off-diagonal -p_k p_j in [-1/4, 0].
+    eps = np.finfo(x.dtype).eps
+    diag = np.diagonal(jac, axis1=-2, axis2=-1)
+    assert np.all((diag >= -eps) & (diag <= 0.25 + eps))
+    off = jac - np.einsum("...k,kj->...kj", diag, np.eye(x.shape[-1], dtype=x.dtype))
+    assert np.all((off <= eps) & (off >= -0.25 - eps))
+
+
+def test_softmax_jacobian_dtypes_inputs_and_errors():
+    x = np.random.default_rng(11).normal(size=(2, 3))
+    x0 = x.copy()
+    A.softmax_jacobian(x)
+    np.testing.assert_array_equal(x, x0)
+    assert A.softmax_jacobian(x.astype(np.float32)).dtype == np.float32
+    assert A.softmax_jacobian([1, 2, 3]).dtype == np.float64
+    with pytest.raises(ValueError, match=r"^softmax_jacobian: x must have shape .*\(\)"):
+        A.softmax_jacobian(3.0)
+    with pytest.raises(ValueError, match=r"^softmax_jacobian: .*\(2, 0\)"):
+        A.softmax_jacobian(np.zeros((2, 0)))
+    with pytest.raises(ValueError, match=r"^softmax_jacobian: x must be numeric"):
+        A.softmax_jacobian(np.array(["a", "b"]))
