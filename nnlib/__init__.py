@@ -70,6 +70,16 @@ from nnlib.modules import (
     Tanh,
 )
 from nnlib.optim import SGD, Optimizer, sgd
+from nnlib.perceptron import (
+    make_separable,
+    perceptron_history,
+    perceptron_predict,
+    perceptron_update,
+    sigmoid_unit,
+    train_perceptron,
+    weighted_sum,
+    xor_data,
+)
 from nnlib.training import Callback, History, accuracy, evaluate, fit, minibatches, predict
 
 __version__ = "0.1.0"

@@ -223,6 +223,8 @@ def _param_names(fn: Callable[..., Any], n: int) -> list[str]:
 
 
 def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.random.Generator):
+        return True  # drawing from the rng it was given is what a function should do
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return (
             isinstance(a, np.ndarray)

@@ -189,6 +189,15 @@ class TestCheckAgainstReference:
         with pytest.raises(GradingError, match="expected a tuple of 2"):
             check_against_reference(lambda x: x * 2, ref, make, name="pair")
 
+    def test_an_rng_argument_may_be_used(self):
+        def ref(n, rng):
+            return rng.normal(size=n)
+
+        def make(rng, kind):
+            return (3, np.random.default_rng(int(rng.integers(100))))
+
+        check_against_reference(ref, ref, make, name="sample")
+
     def test_compare_selects_part_of_the_result(self):
         def ref(x):
             return x + 1, {"cache": x}
