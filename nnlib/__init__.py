@@ -51,6 +51,7 @@ from nnlib.losses import (
     mse_loss,
     softmax_cross_entropy_loss,
 )
+from nnlib.mlp import activation_statistics, hidden_activations, init_mlp, mlp_forward
 from nnlib.modules import (
     BCEWithLogitsLoss,
     CrossEntropyLoss,

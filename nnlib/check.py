@@ -54,7 +54,7 @@ class CellVerdict:
     message: str = ""
 
 
-def _first_line(text: str, limit: int = 300) -> str:
+def _first_line(text: str, limit: int = 1000) -> str:
     import re
 
     text = re.sub(r"\x1b\[[0-9;]*m", "", text).strip()
@@ -83,13 +83,26 @@ def check_notebook(path: str | Path) -> tuple[list[CellVerdict], float]:
     seconds = time.perf_counter() - start
 
     verdicts: list[CellVerdict] = []
+    section = "the top of the notebook"
     for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            import re
+
+            heading = re.search(r"^#+\s+(.+)$", cell.source, re.M)
+            if heading:
+                section = f"section '{heading.group(1).strip()}'"
         nbg = cell.get("metadata", {}).get("nbgrader", {})
         errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
         message = ""
         if errors:
             err = errors[0]
             message = f"{err.get('ename', 'Error')}: {_first_line(err.get('evalue', ''))}"
+            from nnlib.testing import _EXCEPTION_HINTS
+
+            for pattern, hint in _EXCEPTION_HINTS:
+                if pattern in message and "Hint:" not in message:
+                    message += f". Hint: {hint}"
+                    break
             if err.get("ename") == "NotImplementedError":
                 message = "not written yet (the function still raises NotImplementedError)"
             if err.get("ename") == "CellTimeoutError" or "Interrupt" in err.get("ename", ""):
@@ -102,7 +115,7 @@ def check_notebook(path: str | Path) -> tuple[list[CellVerdict], float]:
             verdicts.append(CellVerdict(nbg.get("grade_id", f"cell {index}"), "written",
                                         float(nbg.get("points", 0)), None))
         elif errors:
-            label = f"cell {index + 1} ({nbg.get('grade_id') or cell.get('id', '?')})"
+            label = f"a cell in {section}"
             verdicts.append(CellVerdict(label, "cell", 0.0, False, message))
     return verdicts, seconds
 
@@ -132,7 +145,8 @@ def render(verdicts: list[CellVerdict], seconds: float, path: Path) -> str:
         if v.kind == "written":
             verdict = "graded by hand (not checked here)"
         elif v.kind == "cell":
-            verdict = f"ERROR  {v.message}  (fix this cell: the checks after it depend on it)"
+            verdict = (f"ERROR  {v.message}  (this cell may run a function you wrote above: "
+                       "fix that first; later cells may depend on it)")
         else:
             verdict = "PASS" if v.passed else f"FAIL   {v.message}"
         points = f"{v.points:g}" if v.kind != "cell" else "-"

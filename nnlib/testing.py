@@ -27,6 +27,7 @@ import numpy as np
 
 __all__ = [
     "GradingError",
+    "explain_exception",
     "assert_close",
     "check_against_reference",
     "forbid_reference",
@@ -164,8 +165,8 @@ def assert_close(
         ):
             diagnosis = (
                 f" Every value is off by the same factor (about {factor:.4g} times the expected "
-                "one): a missing or extra 1/N, a sum where a mean belongs (or the reverse), or "
-                "a missing constant."
+                "one): a missing or extra constant, such as a 1/N, a 2, or a sum where a mean "
+                "belongs."
             )
         elif ef.size > 1:
             offset = af - ef
@@ -238,6 +239,32 @@ def _same(a: Any, b: Any) -> bool:
         return True
 
 
+_EXCEPTION_HINTS = (
+    ("truth value of an array", "Python's `max`, `min`, `if` and `and` look at one number at a "
+     "time; for arrays use the elementwise np.maximum, np.minimum, np.where or &."),
+    ("only 0-dimensional arrays can be converted", "the `math` module works on single numbers; "
+     "use the NumPy version (np.exp, np.log, ...) on arrays."),
+    ("only length-1 arrays can be converted", "the `math` module works on single numbers; use "
+     "the NumPy version (np.exp, np.log, ...) on arrays."),
+    ("could not be broadcast together", "two arrays have shapes that do not line up: check "
+     "the axis of a reduction and `keepdims=True`."),
+    ("invalid index to scalar variable", "you indexed a single number: a reduction probably "
+     "removed an axis you still need (`keepdims=True`)."),
+    ("not implemented", "the exercise still raises NotImplementedError: write its body."),
+)
+
+
+def explain_exception(exc: BaseException) -> str:
+    """The exception in one line, plus advice when it is a classic NumPy beginner error."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, NotImplementedError):
+        return "NotImplementedError: the function is not written yet."
+    for pattern, hint in _EXCEPTION_HINTS:
+        if pattern in str(exc):
+            return f"{text}. Hint: {hint}"
+    return text
+
+
 def check_against_reference(
     student: Callable[..., Any],
     reference: Callable[..., Any],
@@ -274,9 +301,7 @@ def check_against_reference(
         except GradingError:
             raise
         except Exception as exc:  # the learner's error, reported in their words
-            raise GradingError(
-                f"{where} raised {type(exc).__name__}: {exc}"
-            ) from None
+            raise GradingError(f"{where} raised {explain_exception(exc)}") from None
         for pname, before, after in zip(
             _param_names(student, len(args)), args, student_args, strict=True
         ):
@@ -425,7 +450,8 @@ def forbid_reference(
     if not references:
         raise TypeError("forbid_reference needs at least one reference function")
     label = name or getattr(student, "__name__", "your function")
-    refnames = " / ".join(_qualname(r) for r in references)
+    public = [r for r in references if not getattr(r, "__name__", "x").startswith("_")]
+    refnames = " / ".join(_qualname(r) for r in public or references)
     advice = (
         f"{label} uses the course's reference implementation ({refnames}). That is a fine "
         "way to get unstuck and carry on with the notebook, but this exercise scores 0 until "
@@ -435,7 +461,7 @@ def forbid_reference(
         raise GradingError(f"{label} should be a function, got a {type(student).__name__}.")
     how = _static_use(student, references)
     if how is not None:
-        raise GradingError(advice + f" (It {how} the reference.)" if how != "is" else advice)
+        raise GradingError(advice if how == "is" else f"{advice} (Found: it {how}.)")
     if args is None:
         return
 

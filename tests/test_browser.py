@@ -3,7 +3,7 @@
 JupyterLab is started on 127.0.0.1 from this test (its PID recorded and its process group
 stopped at the end), and Debian's Chromium, driven by Playwright, opens a copy of a course
 notebook in which the exercises are solved, runs it, presses ArrowRight on the digit viewer's
-slider and waits until the figure's image changes. A screenshot is saved to
+slider and waits until the figure's image (an ipywidgets Image) changes. A screenshot is saved to
 ``test-artifacts/``. Skipped with a reason when Playwright or Chromium is missing, unless
 NNLIB_REQUIRE_BROWSER=1 (as in CI), which turns the skip into a failure.
 """
@@ -125,7 +125,7 @@ def test_slider_redraws_the_plot_in_a_real_browser(lab, tmp_path):
             handle = page.locator(".widget-slider .noUi-handle").first
             handle.wait_for(timeout=90_000)
             box = page.locator(".widget-vbox", has=handle).first
-            image = box.locator(".widget-output img").first
+            image = box.locator("img").first
             image.wait_for(timeout=30_000)
             handle.scroll_into_view_if_needed()
             before = image.get_attribute("src")
@@ -138,7 +138,7 @@ def test_slider_redraws_the_plot_in_a_real_browser(lab, tmp_path):
                     const img = document.querySelector(sel);
                     return img && img.getAttribute('src') !== old;
                 }""",
-                arg=[".widget-vbox .widget-output img", before], timeout=30_000)
+                arg=[".widget-vbox img", before], timeout=30_000)
             after = image.get_attribute("src")
             new_readout = box.locator(".widget-readout").first.inner_text()
             box.screenshot(path=str(ARTIFACTS / "browser-00-digit-explorer.png"))

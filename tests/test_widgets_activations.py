@@ -1,6 +1,5 @@
 """The explorers of lesson 02 driven from Python: set a control, check the drawing, time it."""
 
-import time
 
 import numpy as np
 import pytest
@@ -115,12 +114,9 @@ def test_every_activation_redraws_fast():
     ex = activation_explorer()
     worst = 0.0
     for name in ACTIVATIONS:
-        start = time.perf_counter()
-        ex.controls["name"].value = name
-        ex.figure.canvas.draw()  # rendering is part of what the learner waits for
-        worst = max(worst, time.perf_counter() - start)
+        ex.controls["name"].value = name  # the redraw renders the PNG the learner sees
+        worst = max(worst, ex.last_redraw_seconds)
     ex.controls["x_range"].value = (-50.0, 50.0)
-    ex.figure.canvas.draw()
     assert worst < 0.5 and ex.last_redraw_seconds < 0.5
 
 
@@ -169,10 +165,8 @@ def test_a_shift_moves_the_scores_but_not_the_probabilities():
     np.testing.assert_allclose(bar_heights(ex.figure.axes[0]), np.array(SOFTMAX_SCORES) + 1000)
     np.testing.assert_allclose(bar_heights(ex.figure.axes[1]), before, rtol=1e-12)
     assert "+1000" in ex.figure.axes[0].get_title()
-    start = time.perf_counter()
     ex.controls["shift"].value = -1000.0
-    ex.figure.canvas.draw()
-    assert time.perf_counter() - start < 0.5
+    assert ex.last_redraw_seconds < 0.5
 
 
 def test_draw_softmax_errors():
