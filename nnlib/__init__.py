@@ -26,6 +26,7 @@ from nnlib.activations import (
     tanh_backward,
     tanh_forward,
 )
+from nnlib.backprop import sgd_step, two_layer_loss_and_grads
 from nnlib.basics import one_hot, standardize
 from nnlib.data import (
     load_digits,
