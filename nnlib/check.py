@@ -112,8 +112,10 @@ def check_notebook(path: str | Path) -> tuple[list[CellVerdict], float]:
             verdicts.append(CellVerdict(nbg.get("grade_id", f"cell {index}"), "test",
                                         float(nbg.get("points", 0)), not errors, message))
         elif nbg.get("grade") and nbg.get("solution"):
+            answered = cell.source.strip() not in ("", "YOUR ANSWER HERE")
             verdicts.append(CellVerdict(nbg.get("grade_id", f"cell {index}"), "written",
-                                        float(nbg.get("points", 0)), None))
+                                        float(nbg.get("points", 0)), None,
+                                        "" if answered else "not answered yet"))
         elif errors:
             label = f"a cell in {section}"
             verdicts.append(CellVerdict(label, "cell", 0.0, False, message))
@@ -143,7 +145,7 @@ def render(verdicts: list[CellVerdict], seconds: float, path: Path) -> str:
     lines.append(f"  {'check':<{width}}  {'points':>6}  verdict")
     for v in verdicts:
         if v.kind == "written":
-            verdict = "graded by hand (not checked here)"
+            verdict = "graded by hand" + (f": {v.message}" if v.message else " (answered)")
         elif v.kind == "cell":
             verdict = (f"ERROR  {v.message}  (this cell may run a function you wrote above: "
                        "fix that first; later cells may depend on it)")

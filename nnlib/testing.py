@@ -60,6 +60,11 @@ def _as_numeric(value: Any, name: str, what: str) -> np.ndarray:
             f"{name} returned a {type(value).__name__} of {len(value)} items where {what} "
             "was expected: return the array itself."
         )
+    if isinstance(value, list) and what == "an array":
+        raise GradingError(
+            f"{name} returned a Python list; return a NumPy array (for example build it with "
+            "NumPy operations, or wrap it in np.array(...))."
+        )
     try:
         arr = np.asarray(value)
     except Exception:  # ragged nested lists, exotic objects
@@ -138,8 +143,8 @@ def assert_close(
         raise GradingError(
             f"{name} returned {kinds} at index {_fmt_index(idx)} ({count} non-finite "
             f"entr{'y' if count == 1 else 'ies'}) where a finite number was expected. "
-            "A numerically unstable formula overflows for large inputs (np.exp of a large "
-            "number, or log(0)): look for a stable way to write it."
+            "Look for a numerically unstable step: np.exp of a large number overflows, log(0) "
+            "is -inf, and 0/0 is NaN (a division by something that can be 0)."
         )
 
     close = np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
@@ -155,7 +160,7 @@ def assert_close(
         diagnosis = " The values are the transpose of the expected ones: check a `.T` or an axis."
     elif np.any(ef != 0) and np.allclose(af, -ef, rtol=rtol, atol=atol):
         diagnosis = " Every value has the wrong sign: check a `+`/`-` or the direction of a step."
-    elif np.any(ef != 0) and ef.size > 0:
+    elif np.any(ef != 0) and ef.size > 1:
         denom = float(ef @ ef)
         factor = float(af @ ef) / denom if denom > 0 else 0.0
         if (
@@ -181,11 +186,14 @@ def assert_close(
     ai, ei = a[tuple(idx)], e[tuple(idx)]
     rel = abs(ai - ei) / max(abs(ai), abs(ei), 1e-300)
     count = int(np.sum(~close))
-    where = "" if a.ndim == 0 else f" first differs at index {_fmt_index(idx)} and"
+    if a.size == 1:
+        raise GradingError(
+            f"{name} is wrong: relative error {rel:.2e} from the expected value." + diagnosis
+        )
     raise GradingError(
-        f"{name}{where} has a relative error of {rel:.2e} there; {count} of {a.size} "
-        f"entr{'y differs' if count == 1 else 'ies differ'} from the expected result."
-        + diagnosis
+        f"{name} first differs at index {_fmt_index(idx)} (relative error {rel:.2e} there); "
+        f"{count} of {a.size} entr{'y differs' if count == 1 else 'ies differ'} from the "
+        "expected result." + diagnosis
     )
 
 

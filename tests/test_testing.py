@@ -42,7 +42,7 @@ def assert_no_values_leak(msg: str, *arrays: np.ndarray) -> None:
 class TestAssertClose:
     def test_passes_when_close(self):
         assert_close(E + 1e-12, E, name="f(x)")
-        assert_close([1, 2], np.array([1.0, 2.0]))
+        assert_close(np.array([1, 2]), [1.0, 2.0])  # expected values may be a list
 
     def test_none_means_missing_return(self):
         assert "forget the `return`" in message(None)
@@ -91,7 +91,7 @@ class TestAssertClose:
         bad = E.copy()
         bad[2, 1] = np.nan
         msg = message(bad)
-        assert "NaN" in msg and "(2, 1)" in msg and "unstable" in msg
+        assert "NaN" in msg and "(2, 1)" in msg and "unstable" in msg and "0/0" in msg
 
     def test_inf(self):
         bad = E.copy()
@@ -99,19 +99,26 @@ class TestAssertClose:
         assert "inf" in message(bad)
 
     def test_nan_expected_nan_is_fine(self):
-        assert_close([np.nan, 1.0], [np.nan, 1.0])
+        assert_close(np.array([np.nan, 1.0]), [np.nan, 1.0])
+
+    def test_list_returned(self):
+        assert "returned a Python list; return a NumPy array" in message([1.0, 2.0], [1.0, 2.0])
+
+    def test_single_entry_gets_no_factor_guess(self):
+        msg = message(np.array([3.0]), np.array([3.5]))
+        assert "is wrong: relative error" in msg and "factor" not in msg
 
     def test_first_bad_index_and_count(self):
         bad = E.copy()
         bad[1, 2] += 1.0
         bad[3, 0] += 1.0
         msg = message(bad)
-        assert "(1, 2)" in msg and "2 of 12 entries differ" in msg
+        assert "first differs at index (1, 2)" in msg and "2 of 12 entries differ" in msg
         assert_no_values_leak(msg, E, bad)
 
     def test_scalar(self):
         msg = message(1.5, 1.0)
-        assert "relative error" in msg and "index" not in msg
+        assert "relative error" in msg and "index" not in msg and "there" not in msg
 
     def test_tolerances(self):
         assert_close(E * (1 + 1e-7), E, rtol=1e-6)
