@@ -84,7 +84,7 @@ def _cell_notes(path: Path) -> list[str]:
                 continue
             ename, evalue = out.get("ename", ""), out.get("evalue", "")
             if ename == "CellTimeoutError" or ename == "KeyboardInterrupt":
-                notes.append(f"{label}: stopped at its time limit (infinite loop?)")
+                notes.append(f"{label}: stopped at its time limit (infinite or very slow loop?)")
             elif REFERENCE_MARK in evalue:
                 notes.append(f"{label}: used the nnlib reference (scores 0)")
             break

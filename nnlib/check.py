@@ -106,8 +106,8 @@ def check_notebook(path: str | Path) -> tuple[list[CellVerdict], float]:
             if err.get("ename") == "NotImplementedError":
                 message = "not written yet (the function still raises NotImplementedError)"
             if err.get("ename") == "CellTimeoutError" or "Interrupt" in err.get("ename", ""):
-                message = f"took longer than {cell_timeout(cell)} s and was stopped " \
-                          "(an infinite loop?)"
+                message = (f"took longer than {cell_timeout(cell)} s and was stopped (an "
+                           "infinite loop, or a slow Python loop over the entries?)")
         if nbg.get("grade") and not nbg.get("solution") and cell.cell_type == "code":
             verdicts.append(CellVerdict(nbg.get("grade_id", f"cell {index}"), "test",
                                         float(nbg.get("points", 0)), not errors, message))

@@ -51,6 +51,7 @@ def _fmt_index(idx: Sequence[int]) -> str:
 
 
 def _as_numeric(value: Any, name: str, what: str) -> np.ndarray:
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
     if value is None:
         raise GradingError(
             f"{name} returned None instead of {what}: did you forget the `return` statement?"
@@ -125,6 +126,8 @@ def assert_close(
     expected shape in the glossary's letters (``"(N, K)"``). The message never contains the
     expected values: only shapes, positions, relative errors and a diagnosis.
     """
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+
     e = np.asarray(expected)
     if e.dtype == object:
         raise TypeError("assert_close: expected must be numeric")
@@ -187,12 +190,27 @@ def assert_close(
     rel = abs(ai - ei) / max(abs(ai), abs(ei), 1e-300)
     count = int(np.sum(~close))
     if a.size == 1:
+        scalar = ""
+        if ei != 0 and np.isfinite(ai) and ai != 0:
+            ratio = float(ai / ei)
+            scalar = f" It is {ratio:.4g} times the expected value"
+            near = round(ratio) if abs(ratio) >= 1 else (1 / round(1 / ratio) if ratio else 0)
+            if abs(ratio) >= 1.5 and np.isclose(ratio, round(ratio), rtol=1e-6) or (
+                0 < abs(ratio) < 0.75 and np.isclose(ratio, near, rtol=1e-6)
+            ):
+                scalar += (": a missing or extra constant factor, such as a 1/N, a 2, or a sum "
+                           "where a mean belongs?")
+            elif ratio < 0:
+                scalar = ""  # the sign diagnosis below says it
+            else:
+                scalar += "."
         raise GradingError(
-            f"{name} is wrong: relative error {rel:.2e} from the expected value." + diagnosis
+            f"{name} is wrong: relative error {rel:.2e} from the expected value.{scalar}"
+            + diagnosis
         )
     raise GradingError(
         f"{name} first differs at index {_fmt_index(idx)} (relative error {rel:.2e} there); "
-        f"{count} of {a.size} entr{'y differs' if count == 1 else 'ies differ'} from the "
+        f"{count} of {a.size} entries {'differs' if count == 1 else 'differ'} from the "
         "expected result." + diagnosis
     )
 
@@ -296,6 +314,8 @@ def check_against_reference(
     Returns None on purpose: nbgrader reads a number displayed by a test cell as *partial
     credit*, and a count of cases larger than the cell's points makes it refuse the notebook.
     """
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+
     compare = compare or (lambda r: r)
     kinds = list(kinds)
     rng = np.random.default_rng(seed)
@@ -455,6 +475,8 @@ def forbid_reference(
     route to it. Exceptions other than reaching the reference are ignored here: the tests
     that follow report them.
     """
+    __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
+
     if not references:
         raise TypeError("forbid_reference needs at least one reference function")
     label = name or getattr(student, "__name__", "your function")

@@ -104,6 +104,11 @@ class TestAssertClose:
     def test_list_returned(self):
         assert "returned a Python list; return a NumPy array" in message([1.0, 2.0], [1.0, 2.0])
 
+    def test_scalar_ratio(self):
+        msg = message(5.0, 5.0 / 3)
+        assert "3 times the expected value" in msg and "sum where a mean belongs" in msg
+        assert "wrong sign" in message(-2.0, 2.0)
+
     def test_single_entry_gets_no_factor_guess(self):
         msg = message(np.array([3.0]), np.array([3.5]))
         assert "is wrong: relative error" in msg and "factor" not in msg
@@ -114,6 +119,8 @@ class TestAssertClose:
         bad[3, 0] += 1.0
         msg = message(bad)
         assert "first differs at index (1, 2)" in msg and "2 of 12 entries differ" in msg
+        assert "1 of 12 entries differs" in message(np.where(np.arange(12).reshape(4, 3) == 0,
+                                                             E + 1, E))
         assert_no_values_leak(msg, E, bad)
 
     def test_scalar(self):
