@@ -195,8 +195,8 @@ def assert_close(
             ratio = float(ai / ei)
             scalar = f" It is {ratio:.4g} times the expected value"
             near = round(ratio) if abs(ratio) >= 1 else (1 / round(1 / ratio) if ratio else 0)
-            if abs(ratio) >= 1.5 and np.isclose(ratio, round(ratio), rtol=1e-6) or (
-                0 < abs(ratio) < 0.75 and np.isclose(ratio, near, rtol=1e-6)
+            if ratio >= 1.5 and np.isclose(ratio, round(ratio), rtol=1e-6) or (
+                0 < ratio < 0.75 and np.isclose(ratio, near, rtol=1e-6)
             ):
                 scalar += (": a missing or extra constant factor, such as a 1/N, a 2, or a sum "
                            "where a mean belongs?")
