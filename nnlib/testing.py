@@ -93,7 +93,7 @@ def _shape_message(a: np.ndarray, e: np.ndarray, name: str, layout: str | None) 
             " It has the right number of entries: check `keepdims=True`, or reshape with "
             "`.reshape(...)`."
         )
-    if a.ndim == 0 or (a.size == 1 and e.size > 1):
+    if a.ndim == 0 and e.size > 1:
         return msg + (
             " You returned a single number: did you sum or average over every axis instead of "
             "one (`axis=`)?"
@@ -119,12 +119,15 @@ def assert_close(
     layout: str | None = None,
     rtol: float = 1e-6,
     atol: float = 1e-9,
+    reveal: bool = False,
 ) -> None:
     """Raise :class:`GradingError` with a diagnosis unless ``actual`` matches ``expected``.
 
     ``name`` describes the call in the learner's words (``"relu_forward(x)"``), ``layout`` the
     expected shape in the glossary's letters (``"(N, K)"``). The message never contains the
-    expected values: only shapes, positions, relative errors and a diagnosis.
+    expected values: only shapes, positions, relative errors and a diagnosis, unless
+    ``reveal=True``, meant for visible checks whose expected values are printed in the cell
+    anyway: then it also says what came back and what was expected at the first difference.
     """
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
 
@@ -189,6 +192,8 @@ def assert_close(
     ai, ei = a[tuple(idx)], e[tuple(idx)]
     rel = abs(ai - ei) / max(abs(ai), abs(ei), 1e-300)
     count = int(np.sum(~close))
+    if reveal:
+        diagnosis = f" Got {ai:.6g}, expected {ei:.6g} there." + diagnosis
     if a.size == 1:
         scalar = ""
         if ei != 0 and np.isfinite(ai) and ai != 0:

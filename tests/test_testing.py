@@ -104,6 +104,14 @@ class TestAssertClose:
     def test_list_returned(self):
         assert "returned a Python list; return a NumPy array" in message([1.0, 2.0], [1.0, 2.0])
 
+    def test_reveal_for_visible_checks(self):
+        assert "Got 3, expected 3.5 there." in message(np.array([1.0, 3.0]), np.array([1.0, 3.5]),
+                                                        reveal=True)
+        assert "3.5" not in message(np.array([1.0, 3.0]), np.array([1.0, 3.5]))
+
+    def test_batch_of_one_is_not_called_a_single_number(self):
+        assert "single number" not in message(np.array([2.0]), np.array([[2.0, 1.0]]))
+
     def test_scalar_ratio(self):
         msg = message(5.0, 5.0 / 3)
         assert "3 times the expected value" in msg and "sum where a mean belongs" in msg
