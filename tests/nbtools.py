@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import re
@@ -152,3 +153,61 @@ def course_copy(dest: Path) -> Path:
 
 def code_cells(nb) -> Iterator[nbformat.NotebookNode]:
     return (c for c in nb.cells if c.cell_type == "code")
+
+
+# ---- a JupyterLab server for the lab and browser tests ---------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lab_env(tmp: Path, token: str) -> dict[str, str]:
+    """Throw-away Jupyter config, runtime, settings and workspaces, and no news toast."""
+    import json
+
+    config = tmp / "config"
+    (config / "labconfig").mkdir(parents=True, exist_ok=True)
+    (config / "labconfig" / "page_config.json").write_text(json.dumps(
+        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    return dict(tool_env(), JUPYTER_TOKEN=token, JUPYTER_CONFIG_DIR=str(config),
+                JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+                JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
+                JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"))
+
+
+@contextlib.contextmanager
+def running_server(cmd: list[str], env: dict[str, str], port: int, token: str, log: Path,
+                   cwd: Path | None = None):
+    """Start a Jupyter server in its own session, wait for /api/status, stop it by its PID."""
+    import signal
+    import time
+    import urllib.request
+
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=3):
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.time() < deadline, "the Jupyter server did not start within 60 s"
+            time.sleep(0.3)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -10,22 +10,16 @@ NNLIB_REQUIRE_BROWSER=1 (as in CI), which turns the skip into a failure.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from nbtools import ROOT, solved, tool_env
+from nbtools import ROOT, free_port, lab_env, running_server, solved
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -43,57 +37,21 @@ def _require_or_skip(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def lab(tmp_path):
     """A JupyterLab server on a copy of the notebook; yields (base_url, token, notebook name)."""
     serve = tmp_path / "serve"
     serve.mkdir()
     nbformat.write(solved(A), serve / f"{A}.ipynb")
-    config = tmp_path / "config"
-    (config / "labconfig").mkdir(parents=True)
-    (config / "labconfig" / "page_config.json").write_text(json.dumps(
-        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
-    port, token = _free_port(), secrets.token_hex(16)
-    env = dict(tool_env(), JUPYTER_CONFIG_DIR=str(config),
-               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
-    log = (tmp_path / "lab.log").open("w")
+    port, token = free_port(), secrets.token_hex(16)
     cmd = [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser",
            f"--port={port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0",
            f"--IdentityProvider.token={token}", "--ServerApp.terminals_enabled=False",
            f"--ServerApp.root_dir={serve}"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    pid = proc.pid
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=3):
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None, (tmp_path / "lab.log").read_text()[-3000:]
-            assert time.time() < deadline, "JupyterLab did not start in 60 s"
-            time.sleep(0.3)
+    with running_server(cmd, lab_env(tmp_path, token), port, token, tmp_path / "lab.log") as base:
         yield base, token, f"{A}.ipynb"
-    finally:
-        os.killpg(pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(pid, signal.SIGKILL)
-            proc.wait()
 
 
 def test_slider_redraws_the_plot_in_a_real_browser(lab, tmp_path):
