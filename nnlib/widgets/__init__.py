@@ -21,6 +21,7 @@ from typing import Any
 
 import ipywidgets as widgets
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 __all__ = ["Explorer", "make_explorer", "draw_digit", "digit_explorer"]
 
@@ -73,12 +74,26 @@ def make_explorer(
     boxes.append(image)
     explorer = Explorer(widget=widgets.VBox(boxes), controls=controls, figure=fig, image=image)
 
+    # Constrained layout costs about as much as drawing itself. The controls rarely change the
+    # figure's structure, so the layout is computed once per number of axes and reused.
+    layouts: dict[int, list[Any]] = {}
+    engine = fig.get_layout_engine()
+
     def redraw(change: Any = None) -> None:
         start = time.process_time()
         fig.clear()
+        fig.set_layout_engine(engine)
         draw(fig, **{key: control.value for key, control in controls.items()})
+        reuse = isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
+        cached = layouts.get(len(fig.axes)) if reuse else None
+        if cached is not None:
+            fig.set_layout_engine("none")
+            for ax, position in zip(fig.axes, cached, strict=True):
+                ax.set_position(position)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=fig.dpi)
+        if reuse and cached is None:
+            layouts[len(fig.axes)] = [ax.get_position() for ax in fig.axes]
         image.value = buffer.getvalue()
         explorer.redraws += 1
         explorer.last_redraw_seconds = time.process_time() - start
