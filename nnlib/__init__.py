@@ -71,7 +71,19 @@ from nnlib.modules import (
     Softmax,
     Tanh,
 )
-from nnlib.optim import SGD, Optimizer, sgd
+from nnlib.optim import (
+    SGD,
+    Adagrad,
+    Adam,
+    AdamW,
+    Optimizer,
+    RMSprop,
+    adagrad,
+    adam,
+    adamw,
+    rmsprop,
+    sgd,
+)
 from nnlib.perceptron import (
     make_separable,
     perceptron_history,

@@ -15,7 +15,19 @@ import numpy as np
 from nnlib._validate import as_array, check_positive, check_same_shape
 from nnlib.modules import Module, Parameter
 
-__all__ = ["sgd", "Optimizer", "SGD"]
+__all__ = [
+    "sgd",
+    "adagrad",
+    "rmsprop",
+    "adam",
+    "adamw",
+    "Optimizer",
+    "SGD",
+    "Adagrad",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+]
 
 State = dict[str, Any]
 
@@ -72,6 +84,212 @@ def sgd(
         next_state["momentum_buffer"] = buf
         g = g + momentum * buf if nesterov else buf
     return w - lr * g, next_state
+
+
+def _prepare(fn: str, w: Any, dw: Any, state: State | None) -> tuple[np.ndarray, np.ndarray, State]:
+    """Checked arrays and a fresh copy of ``state`` (so the caller's dict is never modified)."""
+    w = as_array(w, fn, "w")
+    dw = as_array(dw, fn, "dw")
+    check_same_shape(w, dw, fn, ("w", "dw"))
+    return w, dw, dict(state) if state else {}
+
+
+def _buffer(state: State, key: str, w: np.ndarray, fn: str, fill: float = 0.0) -> np.ndarray:
+    """``state[key]`` (checked against ``w``'s shape), or a new buffer full of ``fill``."""
+    buf = state.get(key)
+    if buf is None:
+        return np.full_like(w, fill)
+    check_same_shape(w, buf, fn, ("w", f'state["{key}"]'))
+    return buf
+
+
+def _check_adagrad_hyper(
+    fn: str,
+    lr: float,
+    lr_decay: float,
+    weight_decay: float,
+    initial_accumulator_value: float,
+    eps: float,
+) -> None:
+    check_positive(lr, fn, "lr", allow_zero=True)
+    check_positive(lr_decay, fn, "lr_decay", allow_zero=True)
+    check_positive(weight_decay, fn, "weight_decay", allow_zero=True)
+    check_positive(initial_accumulator_value, fn, "initial_accumulator_value", allow_zero=True)
+    check_positive(eps, fn, "eps", allow_zero=True)
+
+
+def adagrad(
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: State | None,
+    *,
+    lr: float = 1e-2,
+    lr_decay: float = 0.0,
+    weight_decay: float = 0.0,
+    initial_accumulator_value: float = 0.0,
+    eps: float = 1e-10,
+) -> tuple[np.ndarray, State]:
+    """next_w = w - lr_t * g / (sqrt(sum) + eps), torch.optim.Adagrad's formulas.
+    Shapes: w, dw (any, same).
+
+    g = dw + weight_decay * w; sum = sum + g**2 (sum starts at initial_accumulator_value);
+    lr_t = lr / (1 + (t - 1) * lr_decay) at step t = 1, 2, ... ``state`` holds "step" and "sum".
+    """
+    fn = "adagrad"
+    w, dw, next_state = _prepare(fn, w, dw, state)
+    _check_adagrad_hyper(fn, lr, lr_decay, weight_decay, initial_accumulator_value, eps)
+    lr, lr_decay, weight_decay, initial_accumulator_value, eps = map(
+        float, (lr, lr_decay, weight_decay, initial_accumulator_value, eps)
+    )
+    t = int(next_state.get("step", 0)) + 1
+    g = dw + weight_decay * w if weight_decay != 0 else dw
+    acc = _buffer(next_state, "sum", w, fn, initial_accumulator_value) + g * g
+    lr_t = lr / (1 + (t - 1) * lr_decay)
+    next_state.update(step=t, sum=acc)
+    return w - lr_t * g / (np.sqrt(acc) + eps), next_state
+
+
+def _check_rmsprop_hyper(
+    fn: str, lr: float, alpha: float, eps: float, weight_decay: float, momentum: float
+) -> None:
+    check_positive(lr, fn, "lr", allow_zero=True)
+    check_positive(alpha, fn, "alpha", allow_zero=True)
+    check_positive(eps, fn, "eps", allow_zero=True)
+    check_positive(weight_decay, fn, "weight_decay", allow_zero=True)
+    check_positive(momentum, fn, "momentum", allow_zero=True)
+
+
+def rmsprop(
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: State | None,
+    *,
+    lr: float = 1e-2,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+) -> tuple[np.ndarray, State]:
+    """next_w = w - lr * g / (sqrt(square_avg) + eps), torch.optim.RMSprop's formulas.
+    Shapes: w, dw (any, same).
+
+    g = dw + weight_decay * w; square_avg = alpha * square_avg + (1 - alpha) * g**2 (from 0).
+    centered subtracts the squared running mean grad_avg = alpha * grad_avg + (1 - alpha) * g
+    under the sqrt. With momentum, buf = momentum * buf + g / denom and next_w = w - lr * buf.
+    eps is added after the sqrt, as torch does. ``state`` holds "step", "square_avg" and, when
+    used, "grad_avg" and "momentum_buffer".
+    """
+    fn = "rmsprop"
+    w, dw, next_state = _prepare(fn, w, dw, state)
+    _check_rmsprop_hyper(fn, lr, alpha, eps, weight_decay, momentum)
+    lr, alpha, eps, weight_decay, momentum = map(float, (lr, alpha, eps, weight_decay, momentum))
+    g = dw + weight_decay * w if weight_decay != 0 else dw
+    square_avg = alpha * _buffer(next_state, "square_avg", w, fn) + (1 - alpha) * g * g
+    next_state.update(step=int(next_state.get("step", 0)) + 1, square_avg=square_avg)
+    if centered:
+        grad_avg = alpha * _buffer(next_state, "grad_avg", w, fn) + (1 - alpha) * g
+        next_state["grad_avg"] = grad_avg
+        denom = np.sqrt(square_avg - grad_avg * grad_avg) + eps
+    else:
+        denom = np.sqrt(square_avg) + eps
+    if momentum > 0:
+        buf = momentum * _buffer(next_state, "momentum_buffer", w, fn) + g / denom
+        next_state["momentum_buffer"] = buf
+        return w - lr * buf, next_state
+    return w - lr * g / denom, next_state
+
+
+def _check_adam_hyper(
+    fn: str, lr: float, betas: tuple[float, float], eps: float, weight_decay: float
+) -> None:
+    check_positive(lr, fn, "lr", allow_zero=True)
+    try:
+        beta1, beta2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"{fn}: betas must be a pair (beta1, beta2), got {betas!r}") from None
+    for i, beta in enumerate((beta1, beta2)):
+        if not (np.isfinite(beta) and 0.0 <= beta < 1.0):
+            raise ValueError(f"{fn}: betas[{i}] must be in [0, 1), got {beta!r}")
+    check_positive(eps, fn, "eps", allow_zero=True)
+    check_positive(weight_decay, fn, "weight_decay", allow_zero=True)
+
+
+def _adam_step(
+    fn: str,
+    w: Any,
+    dw: Any,
+    state: State | None,
+    lr: float,
+    betas: tuple[float, float],
+    eps: float,
+    weight_decay: float,
+    amsgrad: bool,
+    decoupled: bool,
+) -> tuple[np.ndarray, State]:
+    w, dw, next_state = _prepare(fn, w, dw, state)
+    _check_adam_hyper(fn, lr, betas, eps, weight_decay)
+    lr, beta1, beta2, eps, weight_decay = map(float, (lr, *betas, eps, weight_decay))
+    t = int(next_state.get("step", 0)) + 1
+    if decoupled:
+        g = dw
+        # AdamW shrinks the weights directly, so the decay is not rescaled by 1 / sqrt(v_hat)
+        w = w * (1 - lr * weight_decay) if weight_decay != 0 else w
+    else:
+        g = dw + weight_decay * w if weight_decay != 0 else dw
+    m = beta1 * _buffer(next_state, "exp_avg", w, fn) + (1 - beta1) * g
+    v = beta2 * _buffer(next_state, "exp_avg_sq", w, fn) + (1 - beta2) * g * g
+    next_state.update(step=t, exp_avg=m, exp_avg_sq=v)
+    if amsgrad:
+        v = np.maximum(_buffer(next_state, "max_exp_avg_sq", w, fn), v)
+        next_state["max_exp_avg_sq"] = v
+    # m and v start at 0, so early averages are too small by the factors 1 - beta**t
+    m_hat = m / (1 - beta1**t)
+    v_hat = v / (1 - beta2**t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), next_state
+
+
+def adam(
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: State | None,
+    *,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+) -> tuple[np.ndarray, State]:
+    """next_w = w - lr * m_hat / (sqrt(v_hat) + eps), torch.optim.Adam's formulas.
+    Shapes: w, dw (any, same).
+
+    g = dw + weight_decay * w (L2 penalty, "coupled"); m = beta1 * m + (1 - beta1) * g and
+    v = beta2 * v + (1 - beta2) * g**2, both from 0; at step t = 1, 2, ...
+    m_hat = m / (1 - beta1**t) and v_hat = v / (1 - beta2**t) (bias correction), so the first
+    step moves each weight by about lr * sign(g). amsgrad uses the running maximum of v instead
+    of v. eps is added after the sqrt, as torch does. ``state`` holds "step", "exp_avg",
+    "exp_avg_sq" and, with amsgrad, "max_exp_avg_sq".
+    """
+    return _adam_step("adam", w, dw, state, lr, betas, eps, weight_decay, amsgrad, False)
+
+
+def adamw(
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: State | None,
+    *,
+    lr: float = 1e-3,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 1e-2,
+    amsgrad: bool = False,
+) -> tuple[np.ndarray, State]:
+    """Adam with decoupled weight decay, torch.optim.AdamW's formulas.  Shapes: w, dw (any, same).
+
+    First w = w * (1 - lr * weight_decay), then the ``adam`` step with g = dw (no L2 term in the
+    gradient). ``state`` is as in ``adam``.
+    """
+    return _adam_step("adamw", w, dw, state, lr, betas, eps, weight_decay, amsgrad, True)
 
 
 class Optimizer:
@@ -155,4 +373,100 @@ class SGD(Optimizer):
             dampening=dampening,
             weight_decay=weight_decay,
             nesterov=nesterov,
+        )
+
+
+class Adagrad(Optimizer):
+    """Adaptive per-weight step sizes from the sum of squared gradients; the update of
+    ``adagrad`` (torch.optim.Adagrad's formulas)."""
+
+    rule = staticmethod(adagrad)
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        _check_adagrad_hyper("Adagrad", lr, lr_decay, weight_decay, initial_accumulator_value, eps)
+        super().__init__(
+            params,
+            lr=lr,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+        )
+
+
+class RMSprop(Optimizer):
+    """Steps scaled by a running average of squared gradients; the update of ``rmsprop``
+    (torch.optim.RMSprop's formulas)."""
+
+    rule = staticmethod(rmsprop)
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        _check_rmsprop_hyper("RMSprop", lr, alpha, eps, weight_decay, momentum)
+        super().__init__(
+            params,
+            lr=lr,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+        )
+
+
+class Adam(Optimizer):
+    """Momentum plus RMSprop scaling with bias correction; the update of ``adam``
+    (torch.optim.Adam's formulas)."""
+
+    rule = staticmethod(adam)
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ) -> None:
+        _check_adam_hyper("Adam", lr, betas, eps, weight_decay)
+        super().__init__(
+            params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
+        )
+
+
+class AdamW(Optimizer):
+    """Adam with decoupled weight decay; the update of ``adamw`` (torch.optim.AdamW's
+    formulas)."""
+
+    rule = staticmethod(adamw)
+
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ) -> None:
+        _check_adam_hyper("AdamW", lr, betas, eps, weight_decay)
+        super().__init__(
+            params, lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
         )

@@ -1,12 +1,38 @@
-"""Tests for nnlib.optim: the pure ``sgd`` rule, the ``Optimizer`` base and ``SGD``."""
+"""Tests for nnlib.optim: the pure rules (sgd, adagrad, rmsprop, adam, adamw), the
+``Optimizer`` base and its subclasses, checked against torch.optim where torch is installed."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
 
 from nnlib.modules import Linear, Parameter, Sequential, Tanh
-from nnlib.optim import SGD, Optimizer, sgd
+from nnlib.optim import (
+    SGD,
+    Adagrad,
+    Adam,
+    AdamW,
+    Optimizer,
+    RMSprop,
+    adagrad,
+    adam,
+    adamw,
+    rmsprop,
+    sgd,
+)
+
+
+def _torch():
+    """torch, or skip; with NNLIB_REQUIRE_TORCH=1 a missing torch is a failure, not a skip."""
+    try:
+        import torch
+    except ImportError:
+        if os.environ.get("NNLIB_REQUIRE_TORCH") == "1":
+            pytest.fail("NNLIB_REQUIRE_TORCH=1 but torch is not installed: pip install torch")
+        pytest.skip("torch is not installed")
+    return torch
 
 # (momentum, dampening, weight_decay, nesterov): every branch of torch.optim.SGD.step
 CONFIGS = {
@@ -69,7 +95,7 @@ def test_sgd_is_pure():
 
 
 def _torch_sgd_trajectory(w0, grads, lr, momentum, dampening, weight_decay, nesterov):
-    torch = pytest.importorskip("torch")
+    torch = _torch()
     p = torch.nn.Parameter(torch.from_numpy(w0.copy()))
     opt = torch.optim.SGD([p], lr=lr, momentum=momentum, dampening=dampening,
                           weight_decay=weight_decay, nesterov=nesterov)
@@ -190,3 +216,216 @@ def test_bad_parameter_lists():
         SGD([lin.weight, lin.weight], lr=0.1)
     with pytest.raises(NotImplementedError):
         Optimizer([lin.weight], lr=0.1).step()
+
+
+# (rule, Optimizer class, torch.optim class name, hyperparameters): the branches of each step.
+# The large eps and weight_decay settings make eps placement and decay coupling visible at 1e-10.
+ADAPTIVE = {
+    "adagrad_default": (adagrad, Adagrad, "Adagrad", dict(lr=0.1)),
+    "adagrad_all": (adagrad, Adagrad, "Adagrad", dict(lr=0.1, lr_decay=0.3, weight_decay=0.2,
+                                                       initial_accumulator_value=0.5, eps=0.1)),
+    "rmsprop_default": (rmsprop, RMSprop, "RMSprop", dict(lr=0.01)),
+    "rmsprop_eps_wd": (rmsprop, RMSprop, "RMSprop", dict(lr=0.01, alpha=0.9, eps=0.1,
+                                                         weight_decay=0.3)),
+    "rmsprop_momentum": (rmsprop, RMSprop, "RMSprop", dict(lr=0.01, alpha=0.8, momentum=0.9)),
+    "rmsprop_centered_all": (rmsprop, RMSprop, "RMSprop", dict(lr=0.01, alpha=0.7, eps=0.05,
+                                                               weight_decay=0.1, momentum=0.5,
+                                                               centered=True)),
+    "adam_default": (adam, Adam, "Adam", dict(lr=1e-3)),
+    "adam_eps_betas": (adam, Adam, "Adam", dict(lr=0.1, betas=(0.8, 0.9), eps=0.3)),
+    "adam_wd": (adam, Adam, "Adam", dict(lr=0.1, weight_decay=0.5)),
+    "adam_amsgrad_wd": (adam, Adam, "Adam", dict(lr=0.1, betas=(0.5, 0.6), eps=0.01,
+                                                 weight_decay=0.2, amsgrad=True)),
+    "adamw_default": (adamw, AdamW, "AdamW", dict(lr=1e-3)),
+    "adamw_wd": (adamw, AdamW, "AdamW", dict(lr=0.1, eps=0.3, weight_decay=0.5)),
+    "adamw_amsgrad": (adamw, AdamW, "AdamW", dict(lr=0.1, betas=(0.5, 0.6), weight_decay=0.2,
+                                                  amsgrad=True)),
+}
+
+
+def _torch_trajectory(name, w0, grads, hyper):
+    torch = _torch()
+    p = torch.nn.Parameter(torch.from_numpy(w0.copy()))
+    opt = getattr(torch.optim, name)([p], **hyper)
+    out = []
+    for g in grads:
+        p.grad = torch.from_numpy(g.copy())
+        opt.step()
+        out.append(p.detach().numpy().copy())
+    return out
+
+
+def _trajectory(seed):
+    rng = np.random.default_rng(seed)
+    w0 = rng.standard_normal((4, 3))
+    # gradients of mixed scale, some of them tiny, so that eps and sqrt matter
+    grads = [rng.standard_normal((4, 3)) * rng.choice([1e-3, 0.1, 2.0], size=(4, 3))
+             for _ in range(5)]
+    return w0, grads
+
+
+@pytest.mark.parametrize("config", list(ADAPTIVE), ids=list(ADAPTIVE))
+def test_adaptive_rules_match_torch_over_five_steps(config):
+    rule, cls, torch_name, hyper = ADAPTIVE[config]
+    w0, grads = _trajectory(list(ADAPTIVE).index(config))
+    expected = _torch_trajectory(torch_name, w0, grads, hyper)
+
+    w, state = w0, {}
+    for k, g in enumerate(grads):
+        w, state = rule(w, g, state, **hyper)
+        np.testing.assert_allclose(
+            w, expected[k], rtol=0, atol=1e-10,
+            err_msg=f"{rule.__name__} ({config}) differs from torch.optim.{torch_name} "
+                    f"at step {k + 1}")
+
+    p = Parameter(w0)
+    opt = cls([p], **hyper)
+    for k, g in enumerate(grads):
+        p.grad = g.copy()
+        opt.step()
+        np.testing.assert_allclose(
+            p.data, expected[k], rtol=0, atol=1e-10,
+            err_msg=f"{cls.__name__} ({config}) differs from torch.optim.{torch_name} "
+                    f"at step {k + 1}")
+
+
+@pytest.mark.parametrize("config", list(ADAPTIVE), ids=list(ADAPTIVE))
+def test_adaptive_rules_are_pure(config):
+    rule, _, _, hyper = ADAPTIVE[config]
+    w, grads = _trajectory(0)
+    state: dict = {}
+    for g in grads[:3]:
+        w_copy, g_copy = w.copy(), g.copy()
+        state_copy = {k: np.copy(v) for k, v in state.items()}
+        next_w, next_state = rule(w, g, state, **hyper)
+        name = rule.__name__
+        np.testing.assert_array_equal(w, w_copy, err_msg=f"{name} modified w in place")
+        np.testing.assert_array_equal(g, g_copy, err_msg=f"{name} modified dw in place")
+        assert next_state is not state, f"{name} must return a new state dict"
+        assert set(state) == set(state_copy), f"{name} added keys to the caller's state"
+        for k, v in state.items():
+            np.testing.assert_array_equal(v, state_copy[k], err_msg=f"{name} modified {k!r}")
+        for k, v in next_state.items():
+            if isinstance(v, np.ndarray):
+                assert not np.shares_memory(v, w) and not np.shares_memory(v, g), (
+                    f"{name}: state[{k!r}] shares memory with w or dw")
+        assert not np.shares_memory(next_w, w), f"{name} must return a new weight array"
+        w, state = next_w, next_state
+
+
+def test_adam_first_step_by_hand():
+    # m = 0.1 g, v = 0.001 g**2; bias correction gives m_hat = g, v_hat = g**2,
+    # so the step is lr * g / (|g| + eps), about lr * sign(g) whatever the size of g
+    w = np.array([1.0, -2.0, 0.5])
+    g = np.array([3.0, -1e-4, 250.0])
+    next_w, state = adam(w, g, {}, lr=0.01)
+    assert state["step"] == 1
+    np.testing.assert_allclose(state["exp_avg"], 0.1 * g, rtol=1e-12)
+    np.testing.assert_allclose(state["exp_avg_sq"], 0.001 * g * g, rtol=1e-12)
+    np.testing.assert_allclose(next_w, w - 0.01 * g / (np.abs(g) + 1e-8), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(next_w - w, -0.01 * np.sign(g), rtol=1e-3,
+                               err_msg="the first Adam step should move each weight by lr")
+
+
+def test_adamw_decay_is_decoupled_by_hand():
+    # with g = 0 the Adam part is 0 / (0 + eps) = 0: only the decay w * (1 - lr * wd) is left,
+    # while Adam's coupled L2 term goes through the normalisation and moves w by about lr
+    w, g = np.array([2.0]), np.array([0.0])
+    np.testing.assert_allclose(adamw(w, g, {}, lr=0.1, weight_decay=0.5)[0], [2.0 * 0.95])
+    np.testing.assert_allclose(adam(w, g, {}, lr=0.1, weight_decay=0.5)[0], [1.9], rtol=1e-6)
+
+
+def test_adagrad_and_rmsprop_first_step_by_hand():
+    w, g = np.array([1.0]), np.array([2.0])
+    # sum = 0 + 4; w = 1 - 0.1 * 2 / (2 + eps)
+    np.testing.assert_allclose(adagrad(w, g, {}, lr=0.1, eps=0.0)[0], [0.9])
+    # square_avg = 0.5 * 4 = 2; w = 1 - 0.1 * 2 / (sqrt(2) + 0.5)
+    np.testing.assert_allclose(rmsprop(w, g, {}, lr=0.1, alpha=0.5, eps=0.5)[0],
+                               [1 - 0.2 / (np.sqrt(2) + 0.5)])
+
+
+@pytest.mark.parametrize("cls, hyper", [(Adagrad, dict(lr=0.5)), (RMSprop, dict(lr=0.05)),
+                                         (Adam, dict(lr=0.05)),
+                                         (AdamW, dict(lr=0.05, weight_decay=0.0))],
+                         ids=["Adagrad", "RMSprop", "Adam", "AdamW"])
+def test_adaptive_optimizers_minimise_a_quadratic(cls, hyper):
+    target = np.array([3.0, -2.0])
+    p = Parameter(np.zeros(2))
+    opt = cls([p], **hyper)
+    for _ in range(2000):
+        opt.zero_grad()
+        p.grad += 2 * (p.data - target)
+        opt.step()
+    np.testing.assert_allclose(p.data, target, atol=1e-2,
+                               err_msg=f"{cls.__name__} did not reach the minimum")
+
+
+def test_adaptive_float32_stays_float32():
+    w = np.ones(3, dtype=np.float32)
+    for rule, hyper in [(adagrad, {}), (rmsprop, dict(momentum=0.9, centered=True)),
+                        (adam, dict(amsgrad=True, weight_decay=0.1)), (adamw, {})]:
+        next_w, state = rule(w, w, {}, lr=np.float64(0.1), eps=np.float64(1e-8), **hyper)
+        assert next_w.dtype == np.float32, f"{rule.__name__} upcast w to {next_w.dtype}"
+        for k, v in state.items():
+            if isinstance(v, np.ndarray):
+                assert v.dtype == np.float32, f"{rule.__name__}: state[{k!r}] is {v.dtype}"
+
+
+def test_optimizer_defaults_are_torchs():
+    p = [Parameter(np.ones(2))]
+    assert Adagrad(p).defaults == dict(lr=1e-2, lr_decay=0.0, weight_decay=0.0,
+                                       initial_accumulator_value=0.0, eps=1e-10)
+    assert RMSprop(p).defaults == dict(lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
+                                       momentum=0.0, centered=False)
+    assert Adam(p).defaults == dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                                    amsgrad=False)
+    assert AdamW(p).defaults["weight_decay"] == 1e-2
+
+
+BAD_HYPER = [
+    (adagrad, dict(lr=-0.1), "adagrad: lr"),
+    (adagrad, dict(lr_decay=-1.0), "adagrad: lr_decay"),
+    (adagrad, dict(weight_decay=-1.0), "adagrad: weight_decay"),
+    (adagrad, dict(initial_accumulator_value=-1.0), "adagrad: initial_accumulator_value"),
+    (adagrad, dict(eps=-1e-10), "adagrad: eps"),
+    (rmsprop, dict(lr=np.nan), "rmsprop: lr"),
+    (rmsprop, dict(alpha=-0.1), "rmsprop: alpha"),
+    (rmsprop, dict(eps=-1.0), "rmsprop: eps"),
+    (rmsprop, dict(weight_decay=-1.0), "rmsprop: weight_decay"),
+    (rmsprop, dict(momentum=-0.5), "rmsprop: momentum"),
+    (adam, dict(lr=-1e-3), "adam: lr"),
+    (adam, dict(betas=(1.0, 0.999)), r"adam: betas\[0\] must be in \[0, 1\)"),
+    (adam, dict(betas=(0.9, -0.1)), r"adam: betas\[1\]"),
+    (adam, dict(betas=0.9), "adam: betas must be a pair"),
+    (adam, dict(eps=-1e-8), "adam: eps"),
+    (adam, dict(weight_decay=-0.1), "adam: weight_decay"),
+    (adamw, dict(lr=-1e-3), "adamw: lr"),
+    (adamw, dict(betas=(0.9, 1.5)), r"adamw: betas\[1\]"),
+    (adamw, dict(weight_decay=-0.1), "adamw: weight_decay"),
+]
+
+
+@pytest.mark.parametrize("rule, hyper, message", BAD_HYPER,
+                         ids=[m.split(":")[0] + "-" + next(iter(h)) for _, h, m in BAD_HYPER])
+def test_adaptive_bad_hyperparameters(rule, hyper, message):
+    w = np.ones(2)
+    with pytest.raises(ValueError, match=message):
+        rule(w, w, {}, **hyper)
+
+
+def test_adaptive_bad_inputs_and_classes():
+    w = np.ones(2)
+    for rule in (adagrad, rmsprop, adam, adamw):
+        name = rule.__name__
+        with pytest.raises(ValueError, match=f"{name}: w and dw must have the same shape"):
+            rule(w, np.ones(3), {})
+    with pytest.raises(ValueError, match=r'adam: w and state\["exp_avg"\] must have the same'):
+        adam(w, w, {"step": 1, "exp_avg": np.ones(3), "exp_avg_sq": np.ones(3)})
+    with pytest.raises(ValueError, match="Adagrad: lr_decay"):
+        Adagrad([Parameter(w)], lr_decay=-1.0)
+    with pytest.raises(ValueError, match="RMSprop: alpha"):
+        RMSprop([Parameter(w)], alpha=-1.0)
+    with pytest.raises(ValueError, match=r"Adam: betas\[0\]"):
+        Adam([Parameter(w)], betas=(1.0, 0.9))
+    with pytest.raises(ValueError, match="AdamW: weight_decay"):
+        AdamW([Parameter(w)], weight_decay=-1.0)
