@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as widgets
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
+from PIL import Image as PILImage
 
 __all__ = ["Explorer", "make_explorer", "draw_digit", "digit_explorer"]
 
@@ -77,6 +79,7 @@ def make_explorer(
     # Constrained layout costs about as much as drawing itself. The controls rarely change the
     # figure's structure, so the layout is computed once per number of axes and reused.
     layouts: dict[int, list[Any]] = {}
+    canvas = FigureCanvasAgg(fig)
     engine = fig.get_layout_engine()
 
     def redraw(change: Any = None) -> None:
@@ -90,8 +93,12 @@ def make_explorer(
             fig.set_layout_engine("none")
             for ax, position in zip(fig.axes, cached, strict=True):
                 ax.set_position(position)
+        # One Agg draw, encoded by PIL: savefig would draw twice whenever the figure has any
+        # layout engine (even the placeholder left by "none"), and compress harder than needed.
+        canvas.draw()
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=fig.dpi)
+        PILImage.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw",
+                            "RGBA", 0, 1).save(buffer, format="png", compress_level=1)
         if reuse and cached is None:
             layouts[len(fig.axes)] = [ax.get_position() for ax in fig.axes]
         image.value = buffer.getvalue()
