@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 from hypothesis import given
+from oracles import require_torch
 
 from nnlib import activations as A
 from nnlib.gradcheck import check_gradients
@@ -211,7 +212,7 @@ def _torch_ops(torch):
 
 @pytest.mark.parametrize("name", list(PAIRS))
 def test_torch_parity_values_and_gradients(name):
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     rng = np.random.default_rng(4)
     x = rng.normal(scale=5.0, size=(6, 5))
     x[0, :3] = 0.0  # the kink convention must match too
@@ -228,7 +229,7 @@ def test_torch_parity_values_and_gradients(name):
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "sigmoid"])
 def test_torch_parity_extreme_inputs(name):
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     x = np.array([[BOUND, -BOUND, 0.0, 1.0], [-BOUND, -BOUND, -BOUND, -BOUND]])
     expected = _torch_ops(torch)[name](torch.tensor(x)).numpy()
     np.testing.assert_allclose(VALUES[name](x), expected, rtol=1e-12, atol=0)
@@ -440,7 +441,7 @@ def test_softmax_jacobian_agrees_with_softmax_backward():
 
 
 def test_softmax_jacobian_torch_parity():
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     x = np.random.default_rng(10).normal(scale=4.0, size=6)
     expected = torch.autograd.functional.jacobian(
         lambda t: torch.softmax(t, dim=-1), torch.tensor(x)

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from oracles import require_torch
 
 from nnlib import init as I
 
@@ -34,7 +35,7 @@ def test_fans(shape, fans):
 
 
 def test_fans_match_torch_after_transpose():
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     fans = torch.nn.init._calculate_fan_in_and_fan_out
     # torch Linear weights are (D_out, D_in): the transpose of ours.
     assert I.calculate_fan_in_and_fan_out((7, 3)) == fans(torch.empty(3, 7))
@@ -98,7 +99,7 @@ def test_xavier_gain_scales(name):
 
 
 def test_bounds_match_torch():
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     torch.manual_seed(0)
     # torch draws for a (D_out, D_in) weight; ours for (D_in, D_out) = (30, 500).
     t = torch.empty(500, 30, dtype=torch.float64)

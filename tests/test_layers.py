@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from oracles import require_torch
 
 from nnlib.gradcheck import check_gradients
 from nnlib.layers import linear_backward, linear_forward
@@ -105,7 +106,7 @@ def test_gradient_check_single_example():
 
 @pytest.mark.parametrize("shape", [(5, 4, 3), (1, 3, 7), (3, 4, 4)])
 def test_torch_parity(shape):
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     N, D, M = shape
     rng = np.random.default_rng(4)
     x, W, b = random_layer(rng, N, D, M)

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 from hypothesis import given
+from oracles import require_torch
 
 from nnlib import losses as L
 from nnlib.gradcheck import numerical_gradient, rel_error
@@ -235,7 +236,7 @@ def _assert_parity(ours, theirs, scale=1.0):
 
 
 def test_torch_parity_regression_losses():
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     rng = np.random.default_rng(3)
     y = rng.normal(size=(6, 4))
     y_hat = y + rng.normal(scale=2.0, size=y.shape)
@@ -253,7 +254,7 @@ def test_torch_parity_regression_losses():
 
 
 def test_torch_parity_bce_with_logits():
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     rng = np.random.default_rng(4)
     z = rng.normal(scale=5.0, size=(8, 3))
     z[0] = [BOUND, -BOUND, 0.0]
@@ -266,7 +267,7 @@ def test_torch_parity_bce_with_logits():
 
 
 def test_torch_parity_cross_entropy():
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     rng = np.random.default_rng(5)
     z = rng.normal(scale=3.0, size=(7, 5))
     z[0] = [BOUND, -BOUND, 0.0, 1.0, 2.0]
@@ -280,7 +281,7 @@ def test_torch_parity_cross_entropy():
 
 @pytest.mark.parametrize("margin", [1.0, 0.5, 2.0])
 def test_torch_parity_hinge_times_K(margin):
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     rng = np.random.default_rng(6)
     N, K = 6, 4
     s = rng.normal(scale=2.0, size=(N, K))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from oracles import require_torch
 
 from nnlib.modules import (
     BCEWithLogitsLoss,
@@ -447,7 +448,7 @@ def test_loss_classification_flags():
 
 
 def test_mlp_matches_torch(rng):
-    torch = pytest.importorskip("torch")
+    torch = require_torch()
     net = mlp(rng, sizes=(4, 6, 5, 3), act=ReLU)
     X, y = rng.standard_normal((8, 4)), rng.integers(0, 3, 8)
     crit = CrossEntropyLoss()

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
+from oracles import require_torch
 
 from nnlib.modules import Linear, Parameter, Sequential, Tanh
 from nnlib.optim import (
@@ -22,17 +21,6 @@ from nnlib.optim import (
     rmsprop,
     sgd,
 )
-
-
-def _torch():
-    """torch, or skip; with NNLIB_REQUIRE_TORCH=1 a missing torch is a failure, not a skip."""
-    try:
-        import torch
-    except ImportError:
-        if os.environ.get("NNLIB_REQUIRE_TORCH") == "1":
-            pytest.fail("NNLIB_REQUIRE_TORCH=1 but torch is not installed: pip install torch")
-        pytest.skip("torch is not installed")
-    return torch
 
 # (momentum, dampening, weight_decay, nesterov): every branch of torch.optim.SGD.step
 CONFIGS = {
@@ -95,7 +83,7 @@ def test_sgd_is_pure():
 
 
 def _torch_sgd_trajectory(w0, grads, lr, momentum, dampening, weight_decay, nesterov):
-    torch = _torch()
+    torch = require_torch()
     p = torch.nn.Parameter(torch.from_numpy(w0.copy()))
     opt = torch.optim.SGD([p], lr=lr, momentum=momentum, dampening=dampening,
                           weight_decay=weight_decay, nesterov=nesterov)
@@ -244,7 +232,7 @@ ADAPTIVE = {
 
 
 def _torch_trajectory(name, w0, grads, hyper):
-    torch = _torch()
+    torch = require_torch()
     p = torch.nn.Parameter(torch.from_numpy(w0.copy()))
     opt = getattr(torch.optim, name)([p], **hyper)
     out = []

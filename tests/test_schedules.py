@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import math
-import os
 import warnings
 
 import numpy as np
 import pytest
+from oracles import require_torch
 
 from nnlib.modules import Parameter
 from nnlib.optim import SGD, Adam
@@ -30,20 +30,10 @@ LR0 = 0.3
 NUM_EPOCHS = 25
 
 
-def _torch():
-    """torch, or skip; with NNLIB_REQUIRE_TORCH=1 a missing torch is a failure, not a skip."""
-    try:
-        import torch
-    except ImportError:
-        if os.environ.get("NNLIB_REQUIRE_TORCH") == "1":
-            pytest.fail("NNLIB_REQUIRE_TORCH=1 but torch is not installed: pip install torch")
-        pytest.skip("torch is not installed")
-    return torch
-
 
 def _torch_lrs(make_scheduler, num_epochs=NUM_EPOCHS):
     """The lr torch uses in epochs 0 .. num_epochs - 1 (one optimizer.step per epoch)."""
-    torch = _torch()
+    torch = require_torch()
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))], lr=LR0)
     sched = make_scheduler(torch.optim.lr_scheduler, opt)
     lrs = []
