@@ -96,7 +96,7 @@ def _torch_dtype(dtype) -> torch.dtype:
 def nnlib_step(net, crit, opt, X, y) -> float:
     opt.zero_grad()
     loss = crit(net(X), y)
-    net.backward(crit.backward())
+    net.backward(crit.backward(), input_grad=False)  # X is data: no dX, as in torch
     opt.step()
     return loss
 

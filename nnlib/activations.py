@@ -191,8 +191,14 @@ def relu_backward(dout: ArrayLike, cache: np.ndarray) -> np.ndarray:
     """dx = dout * [x > 0] (relu'(0) = 0).  Shapes: dout (same as x), cache x -> dx (same as x)."""
     x = cache
     dout = _backward_dout(dout, x.shape, "relu_backward")
-    # where, not dout * mask, so that an inf/NaN in dout does not leak through a closed unit.
-    return np.asarray(np.where(x > 0, dout, 0), dtype=x.dtype)
+    mask = x > 0
+    # dout * mask is ~10x faster than np.where (whose branch on random signs mispredicts), but
+    # 0 * inf = NaN would leak an inf/NaN of dout through a closed unit: then use where.
+    if np.isfinite(dout).all():
+        dx = np.asarray(np.multiply(dout, mask, dtype=x.dtype))
+        dx += 0.0  # -0.0 (a negative dout times a closed unit) becomes 0.0, as with where
+        return dx
+    return np.asarray(np.where(mask, dout, 0), dtype=x.dtype)
 
 
 def leaky_relu_forward(

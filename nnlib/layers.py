@@ -40,17 +40,23 @@ def linear_forward(
         b = as_array(b, fn, "b")
         if b.shape != (M,):
             raise ValueError(f"{fn}: b must have shape ({M},) to match W {W.shape}, got {b.shape}")
-        out = out + b
+        if np.result_type(out, b) == out.dtype:
+            out += b  # in place: out is a fresh product, and this saves one (N, M) array
+        else:
+            out = out + b
     return out, (x, W, b)
 
 
 def linear_backward(
-    dout: ArrayLike, cache: LinearCache
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    dout: ArrayLike, cache: LinearCache, *, input_grad: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
     """dx = dout @ W.T, dW = x.T @ dout, db = sum_n dout.
 
     Shapes: dout (N, M), cache (x (N, D), W (D, M), b (M,)) -> dx (N, D), dW (D, M), db (M,).
     For a single example x (D,) and dout (M,): dx (D,), dW = outer(x, dout) (D, M), db (M,).
+    ``input_grad=False`` skips dx (returned as None): the gradient of a network's input batch
+    is never used, and for a first layer it costs as much as dW (torch skips it likewise for
+    an input that does not require grad).
     """
     fn = "linear_backward"
     x, W, b = cache
@@ -61,14 +67,14 @@ def linear_backward(
             f"{fn}: dout has shape {dout.shape} but the forward output had shape {out_shape}"
         )
     if x.ndim == 1:
-        dx = W @ dout
+        dx = W @ dout if input_grad else None
         dW = np.outer(x, dout)
         db = dout
     else:
-        dx = dout @ W.T
+        dx = dout @ W.T if input_grad else None
         dW = x.T @ dout
         db = np.sum(dout, axis=0)
-    dx = np.asarray(dx, dtype=x.dtype)
+    dx = None if dx is None else np.asarray(dx, dtype=x.dtype)
     dW = np.asarray(dW, dtype=W.dtype)
     # A copy, so that accumulating into db (p.grad += db) can never write through to dout.
     db = None if b is None else np.array(db, dtype=b.dtype, copy=True)

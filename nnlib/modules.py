@@ -79,7 +79,27 @@ class Parameter:
 
     def __init__(self, data: ArrayLike) -> None:
         self.data: np.ndarray = np.array(as_array(data, "Parameter", "data"), copy=True)
-        self.grad: np.ndarray = np.zeros_like(self.data)
+        # None stands for an all-zero gradient (as torch's grad=None after zero_grad): the
+        # first backward then stores its fresh array instead of adding it to zeros.
+        self._grad: np.ndarray | None = None
+
+    @property
+    def grad(self) -> np.ndarray:
+        """The accumulated gradient (same shape and dtype as ``data``; zeros until a backward)."""
+        if self._grad is None:
+            self._grad = np.zeros_like(self.data)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: np.ndarray) -> None:
+        self._grad = value
+
+    def accumulate_grad(self, g: np.ndarray) -> None:
+        """grad += g, for a fresh array ``g`` that nobody else holds (it may be kept as grad)."""
+        if self._grad is None and g.shape == self.data.shape and g.dtype == self.data.dtype:
+            self._grad = g
+        else:
+            self.grad += g
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -90,9 +110,8 @@ class Parameter:
         return self.data.dtype
 
     def zero_grad(self) -> None:
-        """grad = 0, with the shape and dtype of the current ``data``."""
-        # zeros_like(data) rather than grad.fill(0): data may have been reassigned.
-        self.grad = np.zeros_like(self.data)
+        """grad = 0, with the shape and dtype of the current ``data`` (allocated when read)."""
+        self._grad = None
 
     def __repr__(self) -> str:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
@@ -287,12 +306,18 @@ class Linear(Module):
         out, self._cache = linear_forward(x, self.weight.data, b)
         return out
 
-    def backward(self, dout: ArrayLike) -> np.ndarray:
-        """dx = dout @ W.T; adds dW = x.T @ dout and db = dout summed over N into the grads."""
-        dx, dW, db = linear_backward(dout, _require_cache(self, self._cache))
-        self.weight.grad += dW
-        if self.bias is not None:
-            self.bias.grad += db
+    def backward(self, dout: ArrayLike, *, input_grad: bool = True) -> np.ndarray | None:
+        """dx = dout @ W.T; adds dW = x.T @ dout and db = dout summed over N into the grads.
+
+        ``input_grad=False`` skips dx and returns None (for a first layer, whose input is data).
+        """
+        dx, dW, db = linear_backward(
+            dout, _require_cache(self, self._cache), input_grad=input_grad
+        )
+        # linear_backward returns fresh arrays, so the first backward after zero_grad can keep them.
+        self.weight.accumulate_grad(dW)
+        if self.bias is not None and db is not None:
+            self.bias.accumulate_grad(db)
         return dx
 
     def extra_repr(self) -> str:
@@ -413,10 +438,18 @@ class Sequential(Module):
             x = module(x)
         return x
 
-    def backward(self, dout: Any) -> Any:
-        for module in reversed(self._layers):
+    def backward(self, dout: Any, *, input_grad: bool = True) -> Any:
+        """Backward through the modules in reverse; returns dx.
+
+        ``input_grad=False`` says the input was data whose gradient nobody needs: a first
+        ``Linear`` then skips computing it (a third of its backward work) and None is returned.
+        """
+        last = len(self._layers) - 1
+        for i, module in enumerate(reversed(self._layers)):
+            if i == last and not input_grad and isinstance(module, (Linear, Sequential)):
+                return module.backward(dout, input_grad=False)
             dout = module.backward(dout)
-        return dout
+        return None if not input_grad else dout
 
     def append(self, module: Module) -> Self:
         """Add a module at the end; returns self."""

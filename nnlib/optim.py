@@ -375,6 +375,24 @@ class SGD(Optimizer):
             nesterov=nesterov,
         )
 
+    def step(self) -> None:
+        """p.data <- sgd(p.data, p.grad, ...) for every parameter, in place.
+
+        Plain SGD (no momentum, no weight decay) subtracts lr * grad in place: the same
+        arithmetic as the rule, without its fresh ``w - lr * g`` array and the copy back.
+        """
+        d = self.defaults
+        if d["momentum"] != 0 or d["weight_decay"] != 0:
+            super().step()
+            return
+        lr = float(d["lr"])
+        for p in self.params:
+            g = p.grad
+            if g.shape != p.data.shape:
+                super().step()  # the rule raises a ValueError naming the shapes
+                return
+            p.data -= lr * g
+
 
 class Adagrad(Optimizer):
     """Adaptive per-weight step sizes from the sum of squared gradients; the update of
