@@ -195,6 +195,37 @@ class TestCheckAgainstReference:
         with pytest.raises(GradingError, match="modified its input `X` in place"):
             check_against_reference(sloppy, standardize, make, name="standardize")
 
+    def test_in_place_modification_of_an_array_inside_a_list(self):
+        def sloppy(grads, c):
+            for g in grads:
+                np.clip(g, -c, c, out=g)
+            return grads
+
+        def ref(grads, c):
+            return [np.clip(g, -c, c) for g in grads]
+
+        def make(rng, kind):
+            return ([rng.normal(size=(3, 2)) * 5, rng.normal(size=4) * 5], 1.0)
+
+        with pytest.raises(GradingError, match="modified its input `grads` in place"):
+            check_against_reference(sloppy, ref, make, name="clip", compare=tuple)
+        check_against_reference(ref, ref, make, name="clip", compare=tuple)
+
+    def test_a_model_argument_may_change_its_state(self):
+        import nnlib
+
+        def norms(model, X):
+            model.zero_grad()
+            model(X)
+            model.backward(np.ones((X.shape[0], 2)))
+            return np.array([np.linalg.norm(p.grad) for p in model.parameters()])
+
+        def make(rng, kind):
+            net = nnlib.Linear(3, 2, rng=rng)
+            return (net, rng.normal(size=(batch_size_for(kind, rng), 3)))
+
+        check_against_reference(norms, norms, make, name="norms")
+
     def test_tuple_results(self):
         def ref(x):
             return x * 2, x.sum()
