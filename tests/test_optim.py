@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from oracles import require_torch
 
 from nnlib.modules import Linear, Parameter, Sequential, Tanh
@@ -417,3 +419,52 @@ def test_adaptive_bad_inputs_and_classes():
         Adam([Parameter(w)], betas=(1.0, 0.9))
     with pytest.raises(ValueError, match="AdamW: weight_decay"):
         AdamW([Parameter(w)], weight_decay=-1.0)
+
+
+# A schedule changes lr between steps: torch keeps the momentum buffer free of lr (so a
+# "velocity" v = momentum * v - lr * g, equal to it at a constant lr, would differ here) and
+# applies each rule with the lr of the current step.
+CHANGING_LR = {
+    "sgd_momentum_dampening_wd": (sgd, "SGD", dict(momentum=0.9, dampening=0.3,
+                                                   weight_decay=0.1)),
+    "sgd_nesterov": (sgd, "SGD", dict(momentum=0.8, nesterov=True)),
+    "adagrad_lr_decay": (adagrad, "Adagrad", dict(lr_decay=0.1, initial_accumulator_value=0.2)),
+    "rmsprop_momentum": (rmsprop, "RMSprop", dict(alpha=0.9, momentum=0.5)),
+    "adam_wd": (adam, "Adam", dict(betas=(0.8, 0.95), weight_decay=0.1)),
+    "adamw": (adamw, "AdamW", dict(betas=(0.8, 0.95), weight_decay=0.3)),
+}
+
+
+@pytest.mark.parametrize("config", list(CHANGING_LR), ids=list(CHANGING_LR))
+def test_rules_follow_a_changing_lr_like_torch(config):
+    torch = require_torch()
+    rule, torch_name, hyper = CHANGING_LR[config]
+    w0, grads = _trajectory(100 + list(CHANGING_LR).index(config))
+    grads = grads + [g[::-1] for g in grads]  # 10 steps
+    lrs = [0.1 * 0.7**k for k in range(len(grads))]
+    p = torch.nn.Parameter(torch.from_numpy(w0.copy()))
+    opt = getattr(torch.optim, torch_name)([p], lr=lrs[0], **hyper)
+    w, state = w0, {}
+    for k, (g, lr) in enumerate(zip(grads, lrs, strict=True)):
+        opt.param_groups[0]["lr"] = lr
+        p.grad = torch.from_numpy(g.copy())
+        opt.step()
+        w, state = rule(w, g, state, lr=lr, **hyper)
+        np.testing.assert_allclose(w, p.detach().numpy(), rtol=0, atol=1e-10,
+                                   err_msg=f"{config} differs from torch at step {k + 1}")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3, allow_subnormal=False), min_size=1, max_size=30),
+       st.floats(1e-4, 1.0))
+def test_adagrad_and_adam_steps_are_bounded_by_lr(gs, lr):
+    # Adagrad: |g_t| / sqrt(sum of g**2) <= 1, so no coordinate moves by more than lr.
+    # Adam (betas (0.9, 0.999)): |m_hat| / sqrt(v_hat) <= (1 - b1) / sqrt(1 - b2) (Kingma & Ba).
+    w, s_ada, s_adam = np.zeros(1), {}, {}
+    bound_adam = lr * 0.1 / np.sqrt(0.001) * (1 + 1e-9)
+    for g in gs:
+        dw = np.array([g])
+        w1, s_ada = adagrad(w, dw, s_ada, lr=lr)
+        w2, s_adam = adam(w, dw, s_adam, lr=lr)
+        assert abs(w1 - w)[0] <= lr * (1 + 1e-12)
+        assert abs(w2 - w)[0] <= bound_adam
