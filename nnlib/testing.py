@@ -20,7 +20,7 @@ import copy
 import functools
 import inspect
 import types
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -477,14 +477,15 @@ def forbid_reference(
     *references: Callable[..., Any],
     args: Sequence[Any] | None = None,
     name: str | None = None,
+    kwargs: Mapping[str, Any] | None = None,
 ) -> None:
     """Fail when ``student`` is, wraps or calls one of ``references``.
 
     Three checks: identity (the reference itself, an alias, a ``functools.partial`` or a
     function sharing its code); the names its code uses (globals, closures, defaults and
     module attribute chains that lead to a reference); and, when ``args`` is given, one run of
-    ``student(*args)`` with every reference temporarily disabled, which catches any other
-    route to it. Exceptions other than reaching the reference are ignored here: the tests
+    ``student(*args, **kwargs)`` with every reference temporarily disabled, which catches any
+    other route to it. Exceptions other than reaching the reference are ignored here: the tests
     that follow report them.
     """
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
@@ -516,7 +517,7 @@ def forbid_reference(
         for r, _ in originals:
             r.__code__ = _tripwire.__code__
         try:
-            student(*_snapshot(args))
+            student(*_snapshot(args), **copy.deepcopy(dict(kwargs or {})))
         except ReferenceCalled:
             pass
         except Exception:  # noqa: BLE001 (reported by the tests that follow)

@@ -319,6 +319,15 @@ class TestForbidReference:
         with pytest.raises(GradingError):
             forbid_reference(clone, one_hot)
 
+    def test_keyword_only_arguments_reach_the_run(self):
+        import importlib
+
+        def sneaky(y, *, num_classes):
+            return importlib.import_module("nnlib.basics").one_hot(y, num_classes)
+
+        with pytest.raises(GradingError, match="when it runs"):
+            forbid_reference(sneaky, one_hot, args=(ARGS[0],), kwargs={"num_classes": ARGS[1]})
+
     def test_module_attribute_chain(self):
         with pytest.raises(GradingError, match="nnlib.basics.one_hot"):
             forbid_reference(calls_module_attribute, one_hot)
