@@ -323,7 +323,7 @@ class TestForbidReference:
         import importlib
 
         def sneaky(y, *, num_classes):
-            return importlib.import_module("nnlib.basics").one_hot(y, num_classes)
+            return getattr(importlib.import_module("nnlib.basics"), "one" + "_hot")(y, num_classes)
 
         with pytest.raises(GradingError, match="when it runs"):
             forbid_reference(sneaky, one_hot, args=(ARGS[0],), kwargs={"num_classes": ARGS[1]})
