@@ -1,5 +1,6 @@
 """The training loop, Keras-style: ``fit(...) -> History``, ``evaluate``, ``predict``,
-``minibatches`` and ``accuracy``.
+``minibatches`` and ``accuracy``; model selection: ``kfold_indices``, ``cross_validate`` and
+the ``EarlyStopping`` callback.
 
 ``fit`` runs, per epoch: shuffle with the injected rng, then for every mini-batch forward, loss,
 ``zero_grad``, backward, ``step``. It records the epoch-mean training loss (and accuracy for
@@ -20,7 +21,18 @@ from nnlib._validate import as_array, check_labels, check_positive_int, check_rn
 from nnlib.modules import Linear, Module, Sequential, _Loss
 from nnlib.optim import Optimizer
 
-__all__ = ["History", "Callback", "minibatches", "accuracy", "predict", "evaluate", "fit"]
+__all__ = [
+    "History",
+    "Callback",
+    "minibatches",
+    "accuracy",
+    "predict",
+    "evaluate",
+    "fit",
+    "kfold_indices",
+    "cross_validate",
+    "EarlyStopping",
+]
 
 
 class History:
@@ -90,8 +102,8 @@ def minibatches(
     X: ArrayLike,
     y: ArrayLike,
     batch_size: int,
-    *,
     rng: np.random.Generator | None = None,
+    *,
     shuffle: bool = True,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (X[idx], y[idx]) for consecutive blocks idx of a permutation of range(N).
@@ -345,3 +357,151 @@ def fit(
     for cb in cbs:
         cb.on_train_end()
     return history
+
+
+# ---------------------------------------------------------------------------------------------
+# Model selection: k-fold cross-validation and early stopping
+# ---------------------------------------------------------------------------------------------
+
+
+def kfold_indices(
+    n_samples: int, k: int, rng: np.random.Generator | None = None, *, shuffle: bool = True
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Split range(n_samples) into k folds; return [(train_idx, val_idx), ...], one per fold.
+
+    ``order = rng.permutation(N)`` (``shuffle=False``: ``arange(N)``) is cut into k consecutive
+    folds whose sizes are those of scikit-learn's ``KFold``: the first ``N % k`` folds hold
+    ``N // k + 1`` indices, the others ``N // k``. Fold i's ``val_idx`` is its block of
+    ``order`` (in that order); its ``train_idx`` holds every other index, sorted ascending.
+    Every index is validated exactly once. Shapes: val_idx (N_i,), train_idx (N - N_i,) int64.
+    """
+    fn = "kfold_indices"
+    n_samples = check_positive_int(n_samples, fn, "n_samples")
+    k = check_positive_int(k, fn, "k")
+    if k < 2:
+        raise ValueError(f"{fn}: k must be at least 2 (one fold to validate, one to train)")
+    if k > n_samples:
+        raise ValueError(f"{fn}: k={k} folds need at least k samples, got n_samples={n_samples}")
+    if shuffle:
+        if rng is None:
+            raise ValueError(f"{fn}: shuffle=True needs rng=np.random.default_rng(seed)")
+        check_rng(rng, fn)
+        order = rng.permutation(n_samples)
+    else:
+        order = np.arange(n_samples)
+    sizes = np.full(k, n_samples // k, dtype=np.int64)
+    sizes[: n_samples % k] += 1
+    folds = []
+    start = 0
+    for size in sizes:
+        val = order[start : start + size].astype(np.int64)
+        in_val = np.zeros(n_samples, dtype=bool)
+        in_val[val] = True
+        folds.append((np.flatnonzero(~in_val).astype(np.int64), val))
+        start += size
+    return folds
+
+
+def cross_validate(
+    train_and_score: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], float],
+    X: ArrayLike,
+    y: ArrayLike,
+    k: int = 5,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """scores[i] = train_and_score(X[train_i], y[train_i], X[val_i], y[val_i]) for the k folds
+    of ``kfold_indices(N, k, rng=rng)``, in fold order.
+
+    Shapes: X (N, ...), y (N, ...) -> scores (k,) float64. ``train_and_score`` trains a fresh
+    model on the training part and returns its score (e.g. accuracy) on the validation part;
+    report ``scores.mean()`` and ``scores.std()``.
+    """
+    fn = "cross_validate"
+    if not callable(train_and_score):
+        raise TypeError(f"{fn}: train_and_score must be a function, got {train_and_score!r}")
+    X, y = _check_xy(X, y, fn)
+    check_rng(rng, fn)
+    folds = kfold_indices(X.shape[0], k, rng=rng)
+    scores = np.empty(len(folds))
+    for i, (train, val) in enumerate(folds):
+        scores[i] = float(train_and_score(X[train], y[train], X[val], y[val]))
+    return scores
+
+
+class EarlyStopping(Callback):
+    """Stop ``fit`` when ``monitor`` has not improved for ``patience`` epochs (Keras semantics).
+
+    An epoch improves when its value beats the best so far by more than ``min_delta``
+    (mode "min": ``current < best - min_delta``; mode "max": ``current > best + min_delta``;
+    mode "auto" is "max" for names containing "acc", else "min"). Then ``best``,
+    ``best_epoch`` and, with ``restore_best_weights``, a copy of the weights
+    (``model.state_dict()``) are kept and ``wait`` goes back to 0; otherwise ``wait`` grows by
+    one, and training stops once ``wait >= patience``. At the end of training, stopped early or
+    not, ``restore_best_weights=True`` loads the best epoch's weights back into the model
+    (``load_state_dict``), as Keras 3 does. ``stopped_epoch`` is the epoch (0-based) after
+    which training stopped, or None.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        *,
+        patience: int = 0,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = True,
+    ) -> None:
+        fn = "EarlyStopping"
+        if isinstance(patience, bool) or not isinstance(patience, int | np.integer) or patience < 0:
+            raise ValueError(f"{fn}: patience must be an integer >= 0, got {patience!r}")
+        if not math.isfinite(min_delta) or min_delta < 0:
+            raise ValueError(f"{fn}: min_delta must be a finite number >= 0, got {min_delta!r}")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"{fn}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        if mode == "auto":
+            mode = "max" if "acc" in monitor else "min"
+        self.monitor = monitor
+        self.patience = int(patience)
+        self.min_delta = float(min_delta)
+        self.mode = mode
+        self.restore_best_weights = bool(restore_best_weights)
+        self.on_train_begin()
+
+    def on_train_begin(self) -> None:
+        """Reset the state, so that one callback can serve several runs."""
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch: int | None = None
+        self.best_weights: dict[str, np.ndarray] | None = None
+        self.wait = 0
+        self.stopped_epoch: int | None = None
+
+    def _improved(self, current: float) -> bool:
+        if self.mode == "min":
+            return current < self.best - self.min_delta
+        return current > self.best + self.min_delta
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> bool:
+        """Record an improvement, or count one more epoch without; True means stop now."""
+        if self.monitor not in logs:
+            raise KeyError(
+                f"EarlyStopping: monitor={self.monitor!r} is not among the values fit recorded "
+                f"{sorted(logs)} (val_* needs validation_data)"
+            )
+        current = float(logs[self.monitor])
+        if self._improved(current):
+            self.best = current
+            self.best_epoch = epoch
+            self.wait = 0
+            if self.restore_best_weights and self.model is not None:
+                self.best_weights = self.model.state_dict()
+            return False
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    def on_train_end(self) -> None:
+        """Load the best epoch's weights back (``restore_best_weights=True``)."""
+        if self.restore_best_weights and self.best_weights is not None and self.model is not None:
+            self.model.load_state_dict(self.best_weights)

@@ -1,4 +1,5 @@
-"""Tests for nnlib.training: minibatches, accuracy, predict, evaluate, fit and History."""
+"""Tests for nnlib.training: minibatches, accuracy, predict, evaluate, fit and History;
+kfold_indices and cross_validate (against scikit-learn's KFold) and EarlyStopping."""
 
 from __future__ import annotations
 
@@ -19,7 +20,18 @@ from nnlib.modules import (
     Tanh,
 )
 from nnlib.optim import SGD
-from nnlib.training import Callback, History, accuracy, evaluate, fit, minibatches, predict
+from nnlib.training import (
+    Callback,
+    EarlyStopping,
+    History,
+    accuracy,
+    cross_validate,
+    evaluate,
+    fit,
+    kfold_indices,
+    minibatches,
+    predict,
+)
 
 
 class Identity(Module):
@@ -368,3 +380,227 @@ def test_fit_bad_arguments():
             validation_data=X)
     with pytest.raises(TypeError, match="fit: optimizer"):
         fit(net, crit, None, X, y, epochs=1, rng=np.random.default_rng(0), verbose=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# kfold_indices and cross_validate
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n", "k"), [(10, 3), (7, 7), (23, 5), (2, 2), (100, 10), (11, 4)])
+def test_kfold_sizes_and_splits_match_sklearn(n, k):
+    from sklearn.model_selection import KFold
+
+    sk = list(KFold(n_splits=k).split(np.zeros((n, 1))))
+    # without shuffling the folds are exactly scikit-learn's
+    for (train, val), (sk_train, sk_val) in zip(kfold_indices(n, k, shuffle=False), sk,
+                                                strict=True):
+        np.testing.assert_array_equal(train, sk_train)
+        np.testing.assert_array_equal(val, sk_val)
+    sk_shuffled = KFold(n_splits=k, shuffle=True, random_state=0).split(np.zeros((n, 1)))
+    folds = kfold_indices(n, k, rng=np.random.default_rng(0))
+    assert [len(v) for _, v in folds] == [len(v) for _, v in sk_shuffled]
+    assert [len(v) for _, v in folds] == [n // k + (i < n % k) for i in range(k)]
+    # every index is validated exactly once; train is the sorted complement of val
+    np.testing.assert_array_equal(np.sort(np.concatenate([v for _, v in folds])), np.arange(n))
+    for train, val in folds:
+        np.testing.assert_array_equal(train, np.setdiff1d(np.arange(n), val))
+        assert train.dtype == val.dtype == np.int64
+
+
+def test_kfold_val_blocks_follow_one_permutation_of_the_rng():
+    order = np.random.default_rng(5).permutation(11)
+    folds = kfold_indices(11, 3, rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(np.concatenate([v for _, v in folds]), order)
+    again = kfold_indices(11, 3, rng=np.random.default_rng(5))
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again, strict=True))
+
+
+def test_kfold_bad_arguments():
+    with pytest.raises(ValueError, match="kfold_indices: k must be at least 2"):
+        kfold_indices(5, 1, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="k=6 folds need at least k samples"):
+        kfold_indices(5, 6, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="kfold_indices: shuffle=True needs rng"):
+        kfold_indices(5, 2)
+    with pytest.raises(ValueError, match="kfold_indices: n_samples must be a positive integer"):
+        kfold_indices(0, 2, rng=np.random.default_rng(0))
+
+
+def test_cross_validate_passes_each_fold_and_returns_scores_in_fold_order():
+    X = np.arange(13.0)[:, None]
+    y = np.arange(13) % 3
+    calls = []
+
+    def train_and_score(X_train, y_train, X_val, y_val):
+        calls.append((X_train[:, 0].astype(int), X_val[:, 0].astype(int)))
+        np.testing.assert_array_equal(y_train, X_train[:, 0].astype(int) % 3)  # rows aligned
+        np.testing.assert_array_equal(y_val, X_val[:, 0].astype(int) % 3)
+        return float(X_val.sum())
+
+    scores = cross_validate(train_and_score, X, y, k=4, rng=np.random.default_rng(2))
+    folds = kfold_indices(13, 4, rng=np.random.default_rng(2))
+    assert scores.shape == (4,) and scores.dtype == np.float64
+    for (train, val), (seen_train, seen_val), score in zip(folds, calls, scores, strict=True):
+        np.testing.assert_array_equal(seen_train, train)
+        np.testing.assert_array_equal(seen_val, val)
+        assert score == val.sum()
+
+
+def test_cross_validate_on_digits_gives_sensible_scores():
+    X, y = load_digits()
+    X, y = X[:400], y[:400]
+
+    def train_and_score(X_train, y_train, X_val, y_val):
+        rng = np.random.default_rng(0)
+        net = Sequential(Linear(64, 10, rng=rng))
+        fit(net, CrossEntropyLoss(), SGD(net.parameters(), lr=0.5), X_train, y_train,
+            epochs=5, rng=rng, verbose=False)
+        return evaluate(net, CrossEntropyLoss(), X_val, y_val)["accuracy"]
+
+    scores = cross_validate(train_and_score, X, y, k=4, rng=np.random.default_rng(0))
+    assert np.all(scores > 0.8) and scores.std() < 0.1, scores
+
+
+def test_cross_validate_bad_arguments():
+    with pytest.raises(TypeError, match="train_and_score must be a function"):
+        cross_validate(None, np.zeros((4, 1)), np.zeros(4), k=2, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="cross_validate: X and y must have the same number"):
+        cross_validate(lambda *a: 0.0, np.zeros((4, 1)), np.zeros(3), k=2,
+                       rng=np.random.default_rng(0))
+
+
+# ---------------------------------------------------------------------------------------------
+# EarlyStopping
+# ---------------------------------------------------------------------------------------------
+
+
+class WeightRecorder(Callback):
+    """Records the weights at the end of every epoch."""
+
+    def __init__(self):
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs):
+        self.weights.append(self.model.state_dict())
+        return None
+
+
+def run_scripted(values, epochs=None, **kwargs):
+    """fit for len(values) epochs with val_loss replaced by `values`; returns (net, history,
+    EarlyStopping, the weights after each epoch)."""
+    X, y = tiny_problem()
+    net = tiny_net()
+    recorder = WeightRecorder()
+    stopper = EarlyStopping(**kwargs)
+    original = stopper.on_epoch_end
+
+    def patched(epoch, logs):
+        logs = dict(logs, val_loss=values[epoch])
+        return original(epoch, logs)
+
+    stopper.on_epoch_end = patched
+    history = fit(net, CrossEntropyLoss(), SGD(net.parameters(), lr=0.1), X, y,
+                  epochs=epochs or len(values), batch_size=16, rng=np.random.default_rng(0),
+                  validation_data=(X, y), verbose=False, callbacks=[recorder, stopper])
+    return net, history, stopper, recorder.weights
+
+
+def assert_weights(net, state):
+    for name, value in net.state_dict().items():
+        np.testing.assert_array_equal(value, state[name], err_msg=name)
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_epoch():
+    values = [1.0, 0.8, 0.7, 0.75, 0.72, 0.71, 0.9, 0.95, 0.5]
+    net, history, es, weights = run_scripted(values, patience=3)
+    # best at epoch 2; epochs 3, 4, 5 do not improve; stop after epoch 5 (Keras: wait >= 3)
+    assert history.epoch == [0, 1, 2, 3, 4, 5]
+    assert (es.best, es.best_epoch, es.stopped_epoch, es.wait) == (0.7, 2, 5, 3)
+    assert_weights(net, weights[2])
+    assert not np.array_equal(weights[2]["0.weight"], weights[5]["0.weight"])
+
+
+def test_early_stopping_min_delta_and_patience_zero():
+    # improvements smaller than min_delta do not count
+    _, history, es, _ = run_scripted([1.0, 0.95, 0.91, 0.5], patience=2, min_delta=0.1)
+    assert history.epoch == [0, 1, 2] and es.best_epoch == 0 and es.stopped_epoch == 2
+    # an improvement of exactly min_delta does not count either (strict inequality)
+    _, history, es, _ = run_scripted([1.0, 0.5, 0.25], patience=0, min_delta=0.5)
+    assert history.epoch == [0, 1] and es.best_epoch == 0
+    # patience=0 stops at the first epoch that does not improve; ties do not improve
+    _, history, es, _ = run_scripted([1.0, 0.9, 0.9, 0.1], patience=0)
+    assert history.epoch == [0, 1, 2] and es.best_epoch == 1
+
+
+def test_early_stopping_restores_even_when_training_runs_out_of_epochs():
+    values = [1.0, 0.5, 0.6, 0.7]
+    net, history, es, weights = run_scripted(values, patience=10)
+    assert history.epoch == [0, 1, 2, 3] and es.stopped_epoch is None
+    assert_weights(net, weights[1])
+    net, _, _, weights = run_scripted(values, patience=10, restore_best_weights=False)
+    assert_weights(net, weights[3])
+
+
+def test_early_stopping_with_real_validation_loss_keras_semantics():
+    # val_loss is computed on the validation set; the restored weights give the best val_loss
+    X, y = tiny_problem(seed=1, n=40)
+    X_val, y_val = tiny_problem(seed=2, n=40)
+    net = tiny_net(1)
+    es = EarlyStopping(patience=2)
+    history = fit(net, CrossEntropyLoss(), SGD(net.parameters(), lr=1.0), X, y, epochs=60,
+                  batch_size=8, rng=np.random.default_rng(0), validation_data=(X_val, y_val),
+                  verbose=False, callbacks=[es])
+    val = history.history["val_loss"]
+    assert es.best == min(val) and es.best_epoch == int(np.argmin(val))
+    assert len(val) == es.best_epoch + 3 or len(val) == 60
+    assert evaluate(net, CrossEntropyLoss(), X_val, y_val)["loss"] == pytest.approx(es.best,
+                                                                                   rel=1e-12)
+
+
+def test_early_stopping_max_mode_and_reuse():
+    _, history, es, _ = run_scripted([0.1, 0.2, 0.3], monitor="val_loss", mode="max",
+                                     patience=0)
+    assert history.epoch == [0, 1, 2] and es.best == 0.3
+    es2 = EarlyStopping(monitor="val_accuracy")
+    assert es2.mode == "max" and EarlyStopping().mode == "min"
+    # one callback, two runs: the state is reset by on_train_begin
+    X, y = tiny_problem()
+    stopper = EarlyStopping(patience=1)
+    for _ in range(2):
+        net = tiny_net()
+        fit(net, CrossEntropyLoss(), SGD(net.parameters(), lr=0.1), X, y, epochs=3,
+            rng=np.random.default_rng(0), validation_data=(X, y), verbose=False,
+            callbacks=[stopper])
+        assert stopper.best_epoch is not None and stopper.best_epoch <= 2
+
+
+def test_early_stopping_bad_arguments():
+    with pytest.raises(ValueError, match="EarlyStopping: patience must be an integer >= 0"):
+        EarlyStopping(patience=-1)
+    with pytest.raises(ValueError, match="min_delta must be a finite number >= 0"):
+        EarlyStopping(min_delta=-0.1)
+    with pytest.raises(ValueError, match="mode must be"):
+        EarlyStopping(mode="up")
+    X, y = tiny_problem()
+    net = tiny_net()
+    with pytest.raises(KeyError, match="val_\\* needs validation_data"):
+        fit(net, CrossEntropyLoss(), SGD(net.parameters(), lr=0.1), X, y, epochs=2,
+            rng=np.random.default_rng(0), verbose=False, callbacks=[EarlyStopping()])
+
+
+def test_references_accept_the_notebook_signatures():
+    # Lesson 06 lets a stuck learner swap in the reference: minibatches(X, y, batch_size, rng),
+    # kfold_indices(N, k, rng) and cross_validate(train_and_score, X, y, k, rng) positionally.
+    X, y = np.arange(14.0)[:, None], np.arange(14)
+    a = [yb for _, yb in minibatches(X, y, 4, np.random.default_rng(1))]
+    b = [yb for _, yb in minibatches(X, y, 4, rng=np.random.default_rng(1))]
+    assert all(np.array_equal(u, v) for u, v in zip(a, b, strict=True))
+    f1 = kfold_indices(14, 3, np.random.default_rng(2))
+    f2 = kfold_indices(14, 3, rng=np.random.default_rng(2))
+    assert all(np.array_equal(u[1], v[1]) for u, v in zip(f1, f2, strict=True))
+    s1 = cross_validate(lambda a, b, c, d: float(c.sum()), X, y, 3, np.random.default_rng(3))
+    s2 = cross_validate(lambda a, b, c, d: float(c.sum()), X, y, k=3, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(s1, s2)
+    with pytest.raises(ValueError, match="cross_validate: rng must be a numpy.random.Generator"):
+        cross_validate(lambda a, b, c, d: 0.0, X, y, 3)
