@@ -59,5 +59,7 @@ def test_environment_installs_nnlib_and_python_311():
 def test_nnlib_runtime_dependencies_stay_small():
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     names = {_split(r)[0] for r in data["project"]["dependencies"]}
-    assert names <= {"numpy", "matplotlib", "ipywidgets", "tqdm", "scikit-learn", "mnist1d"}
+    assert names <= {
+        "numpy", "matplotlib", "ipywidgets", "tqdm", "scikit-learn", "threadpoolctl", "mnist1d"
+    }
     assert "torch" not in pyproject_packages()
