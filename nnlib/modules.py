@@ -41,6 +41,13 @@ from nnlib.losses import (
     mse_loss,
     softmax_cross_entropy_loss,
 )
+from nnlib.normalization import (
+    batchnorm_backward,
+    batchnorm_forward,
+    layernorm_backward,
+    layernorm_forward,
+)
+from nnlib.regularization import dropout_backward, dropout_forward
 
 __all__ = [
     "Parameter",
@@ -53,6 +60,9 @@ __all__ = [
     "Softmax",
     "LogSoftmax",
     "Sequential",
+    "Dropout",
+    "BatchNorm1d",
+    "LayerNorm",
     "MSELoss",
     "L1Loss",
     "HuberLoss",
@@ -127,6 +137,9 @@ class Module:
 
     # A class-level default, so subclasses that skip super().__init__() still work.
     training: bool = True
+    #: Names of the ndarray attributes that are buffers (running statistics): state_dict saves
+    #: them and load_state_dict restores them, but parameters() never lists them.
+    _buffer_names: ClassVar[tuple[str, ...]] = ()
 
     def forward(self, *inputs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement forward")
@@ -194,6 +207,32 @@ class Module:
         """All Parameters, in the order of ``named_parameters()``."""
         return [p for _, p in self.named_parameters()]
 
+    def _state_slots(self) -> Iterator[tuple[str, Module, str | None, Parameter | None]]:
+        """(full name, owner, buffer attribute or None, Parameter or None) for every entry of
+        the state dict: each module's parameters and submodules in assignment order, then its
+        buffers (as torch orders a leaf module: parameters, then buffers)."""
+        seen: set[int] = set()
+
+        def walk(module: Module, prefix: str) -> Iterator[tuple[str, Module, Any, Any]]:
+            for name, member in module._named_members():
+                if isinstance(member, Parameter):
+                    if id(member) not in seen:
+                        seen.add(id(member))
+                        yield f"{prefix}{name}", module, None, member
+                else:
+                    yield from walk(member, f"{prefix}{name}.")
+            for name in module._buffer_names:
+                if getattr(module, name, None) is not None:
+                    yield f"{prefix}{name}", module, name, None
+
+        yield from walk(self, "")
+
+    def named_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
+        """("1.running_mean", array)-style names and the buffer arrays themselves."""
+        for full, module, attr, _ in self._state_slots():
+            if attr is not None:
+                yield full, getattr(module, attr)
+
     # -- state ----------------------------------------------------------------------------------
 
     def zero_grad(self) -> None:
@@ -216,31 +255,43 @@ class Module:
         return self.train(False)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """{name: copy of parameter data}, in the order of ``named_parameters()``."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """{name: copy of parameter data or buffer}: the parameters in the order of
+        ``named_parameters()``, each module's buffers (e.g. "1.running_mean") after its
+        parameters, as in torch."""
+        return {
+            name: (p.data.copy() if p is not None else np.array(getattr(m, attr), copy=True))
+            for name, m, attr, p in self._state_slots()
+        }
 
     def load_state_dict(self, state_dict: Mapping[str, ArrayLike]) -> None:
-        """Copy arrays into the parameters in place (optimizers keep their references).
+        """Copy arrays into the parameters in place (optimizers keep their references) and
+        into the buffers.
 
         The keys must be exactly those of ``state_dict()`` and each array must have the
-        parameter's shape; nothing is changed when any check fails.
+        parameter's (or buffer's) shape; nothing is changed when any check fails.
         """
         fn = f"{type(self).__name__}.load_state_dict"
-        params = dict(self.named_parameters())
-        missing = [k for k in params if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in params]
+        slots = {name: (m, attr, p) for name, m, attr, p in self._state_slots()}
+        missing = [k for k in slots if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in slots]
         if missing or unexpected:
             raise ValueError(f"{fn}: missing keys {missing}, unexpected keys {unexpected}")
         arrays = {}
-        for name, p in params.items():
+        for name, (m, attr, p) in slots.items():
             value = as_array(state_dict[name], fn, name)
-            if value.shape != p.data.shape:
+            current = p.data if p is not None else np.asarray(getattr(m, attr))
+            if value.shape != current.shape:
+                kind = "parameter" if p is not None else "buffer"
                 raise ValueError(
-                    f"{fn}: {name} has shape {value.shape} but the parameter is {p.data.shape}"
+                    f"{fn}: {name} has shape {value.shape} but the {kind} is {current.shape}"
                 )
             arrays[name] = value
-        for name, p in params.items():
-            p.data[...] = arrays[name]
+        for name, (m, attr, p) in slots.items():
+            if p is not None:
+                p.data[...] = arrays[name]
+            else:
+                dtype = np.asarray(getattr(m, attr)).dtype
+                setattr(m, attr, np.array(arrays[name], dtype=dtype, copy=True))
 
     # -- display --------------------------------------------------------------------------------
 
@@ -468,6 +519,139 @@ class Sequential(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._layers)
+
+
+# ---------------------------------------------------------------------------------------------
+# Regularisation and normalisation layers (lesson 08)
+# ---------------------------------------------------------------------------------------------
+
+
+class Dropout(Module):
+    """Inverted dropout: in training out = x * [u >= p] / (1 - p) with u = rng.random(x.shape)
+    drawn anew on every forward; in evaluation out = x.  Shapes: x (any) -> out (same).
+
+    ``p`` is the probability of dropping a unit (torch.nn.Dropout's convention); ``rng`` is the
+    injected generator the masks are drawn from. backward reuses the mask of the last forward.
+    """
+
+    def __init__(self, p: float = 0.5, *, rng: np.random.Generator) -> None:
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p (the drop probability) must be in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.rng = check_rng(rng, "Dropout")
+        self._cache: Any = None
+        self._called = False
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        out, self._cache = dropout_forward(x, self.p, training=self.training, rng=self.rng)
+        self._called = True
+        return out
+
+    def backward(self, dout: ArrayLike) -> np.ndarray:
+        if not self._called:
+            raise RuntimeError("Dropout.backward called before forward")
+        return dropout_backward(dout, self._cache)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class BatchNorm1d(Module):
+    """out = weight * (x - mean) / sqrt(var + eps) + bias per feature.  Shapes: x (N, D) ->
+    out (N, D), with D = num_features.
+
+    Training: the batch's statistics (N >= 2), and the buffers ``running_mean`` /
+    ``running_var`` move towards them by ``momentum`` (torch's convention, unbiased variance);
+    ``num_batches_tracked`` counts the updates. Evaluation: the running statistics. ``weight``
+    (gamma, starts at 1) and ``bias`` (beta, starts at 0) are Parameters; the buffers are not,
+    but ``state_dict()`` saves them under torch's names.
+    """
+
+    _buffer_names = ("running_mean", "running_var", "num_batches_tracked")
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        *,
+        dtype: DTypeLike = np.float64,
+    ) -> None:
+        self.num_features = check_positive_int(num_features, "BatchNorm1d", "num_features")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1], got {momentum!r}")
+        if not eps > 0:
+            raise ValueError(f"BatchNorm1d: eps must be > 0, got {eps!r}")
+        self.eps = float(eps)
+        self.momentum = float(momentum)
+        self.weight = Parameter(np.ones(self.num_features, dtype=dtype))
+        self.bias = Parameter(np.zeros(self.num_features, dtype=dtype))
+        self.running_mean: np.ndarray = np.zeros(self.num_features, dtype=dtype)
+        self.running_var: np.ndarray = np.ones(self.num_features, dtype=dtype)
+        self.num_batches_tracked: np.ndarray = np.array(0, dtype=np.int64)
+        self._cache: Any = None
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        out, self._cache, mean, var = batchnorm_forward(
+            x, self.weight.data, self.bias.data, self.running_mean, self.running_var,
+            training=self.training, momentum=self.momentum, eps=self.eps,
+        )
+        if self.training:
+            self.running_mean, self.running_var = mean, var
+            self.num_batches_tracked = self.num_batches_tracked + 1
+        return out
+
+    def backward(self, dout: ArrayLike) -> np.ndarray:
+        """dx; adds dgamma and dbeta into weight.grad and bias.grad."""
+        dx, dgamma, dbeta = batchnorm_backward(dout, _require_cache(self, self._cache))
+        self.weight.grad += dgamma
+        self.bias.grad += dbeta
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class LayerNorm(Module):
+    """out = weight * (x - mean) / sqrt(var + eps) + bias over the last axis of each example.
+    Shapes: x (..., D) -> out (same), with (D,) = normalized_shape.
+
+    The same in training and evaluation (no running statistics). ``weight`` starts at 1 and
+    ``bias`` at 0. Only a normalised shape of one axis is supported (an int or a 1-tuple).
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | tuple[int],
+        eps: float = 1e-5,
+        *,
+        dtype: DTypeLike = np.float64,
+    ) -> None:
+        shape = normalized_shape
+        if isinstance(shape, (tuple, list)) and len(shape) == 1:
+            shape = shape[0]
+        D = check_positive_int(shape, "LayerNorm", "normalized_shape")
+        if not eps > 0:
+            raise ValueError(f"LayerNorm: eps must be > 0, got {eps!r}")
+        self.normalized_shape = (D,)
+        self.eps = float(eps)
+        self.weight = Parameter(np.ones(D, dtype=dtype))
+        self.bias = Parameter(np.zeros(D, dtype=dtype))
+        self._cache: Any = None
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        out, self._cache = layernorm_forward(x, self.weight.data, self.bias.data, self.eps)
+        return out
+
+    def backward(self, dout: ArrayLike) -> np.ndarray:
+        """dx; adds dgamma and dbeta into weight.grad and bias.grad."""
+        dx, dgamma, dbeta = layernorm_backward(dout, _require_cache(self, self._cache))
+        self.weight.grad += dgamma
+        self.bias.grad += dbeta
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}"
 
 
 # ---------------------------------------------------------------------------------------------

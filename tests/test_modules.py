@@ -8,10 +8,13 @@ import pytest
 from oracles import require_torch
 
 from nnlib.modules import (
+    BatchNorm1d,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
+    Dropout,
     HuberLoss,
     L1Loss,
+    LayerNorm,
     LeakyReLU,
     Linear,
     LogSoftmax,
@@ -470,3 +473,154 @@ def test_mlp_matches_torch(rng):
     for i in (0, 2, 4):
         np.testing.assert_allclose(net[i].weight.grad, tnet[i].weight.grad.numpy().T, rtol=1e-10)
         np.testing.assert_allclose(net[i].bias.grad, tnet[i].bias.grad.numpy(), rtol=1e-10)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dropout, BatchNorm1d and LayerNorm (lesson 08): modes, buffers, torch parity
+# ---------------------------------------------------------------------------------------------
+
+
+def test_dropout_module_modes_and_backward(rng):
+    drop = Dropout(0.25, rng=np.random.default_rng(3))
+    x = rng.standard_normal((6, 10))
+    out = drop(x)
+    u = np.random.default_rng(3).random(x.shape)
+    np.testing.assert_allclose(out, np.where(u >= 0.25, x / 0.75, 0.0))
+    dout = rng.standard_normal(x.shape)
+    np.testing.assert_allclose(drop.backward(dout), np.where(u >= 0.25, dout / 0.75, 0.0))
+    out2 = drop(x)
+    assert not np.array_equal(out, out2), "every forward draws a new mask"
+    drop.eval()
+    np.testing.assert_array_equal(drop(x), x)
+    np.testing.assert_array_equal(drop.backward(dout), dout)
+    assert drop.parameters() == [] and drop.state_dict() == {}
+    assert repr(drop) == "Dropout(p=0.25)"
+    with pytest.raises(RuntimeError, match="before forward"):
+        Dropout(0.5, rng=rng).backward(dout)
+    with pytest.raises(ValueError, match="drop probability"):
+        Dropout(1.5, rng=rng)
+    with pytest.raises(ValueError, match="rng must be"):
+        Dropout(0.5, rng=None)
+
+
+def test_batchnorm_module_buffers_are_not_parameters(rng):
+    bn = BatchNorm1d(3)
+    assert [n for n, _ in bn.named_parameters()] == ["weight", "bias"]
+    assert list(bn.state_dict()) == ["weight", "bias", "running_mean", "running_var",
+                                     "num_batches_tracked"]
+    assert [n for n, _ in bn.named_buffers()] == ["running_mean", "running_var",
+                                                  "num_batches_tracked"]
+    net = Sequential(Linear(4, 3, rng=rng), bn, ReLU(), Linear(3, 2, rng=rng), LayerNorm(2))
+    assert list(net.state_dict()) == [
+        "0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
+        "1.num_batches_tracked", "3.weight", "3.bias", "4.weight", "4.bias",
+    ]
+    assert len(net.parameters()) == 8
+    x = rng.standard_normal((5, 4))
+    net(x)
+    net(x)
+    assert int(bn.num_batches_tracked) == 2
+    net.eval()
+    before = bn.running_mean.copy()
+    net(x[:1])  # a batch of one in evaluation: fine, and the buffers do not move
+    np.testing.assert_array_equal(bn.running_mean, before)
+    assert int(bn.num_batches_tracked) == 2
+
+
+def test_batchnorm_state_dict_round_trip_restores_buffers(rng):
+    net = Sequential(Linear(4, 3, rng=rng), BatchNorm1d(3, momentum=0.5))
+    for _ in range(3):
+        net(rng.standard_normal((8, 4)) * 2 + 1)
+    sd = net.state_dict()
+    sd["1.running_mean"] += 0.0  # a copy: the model keeps its own
+    other = Sequential(Linear(4, 3, rng=np.random.default_rng(9)), BatchNorm1d(3))
+    other.load_state_dict(sd)
+    net.eval()
+    other.eval()
+    x = rng.standard_normal((2, 4))
+    np.testing.assert_array_equal(other(x), net(x))
+    assert other[1].num_batches_tracked.dtype == np.int64 and int(other[1].num_batches_tracked) == 3
+    sd["1.running_var"][:] = 123.0
+    assert not np.any(other[1].running_var == 123.0), "load_state_dict must copy buffers"
+    bad = dict(sd)
+    bad["1.running_var"] = np.ones(4)
+    with pytest.raises(ValueError, match=r"1.running_var has shape \(4,\) but the buffer is"):
+        other.load_state_dict(bad)
+    missing = {k: v for k, v in sd.items() if k != "1.running_mean"}
+    with pytest.raises(ValueError, match=r"missing keys \['1.running_mean'\]"):
+        other.load_state_dict(missing)
+
+
+def test_normalisation_modules_gradients(rng):
+    check_module_gradients(BatchNorm1d(4), rng.standard_normal((6, 4)) * 2 + 1, rng)
+    bn = BatchNorm1d(3)
+    bn(rng.standard_normal((5, 3)))
+    bn.eval()
+    check_module_gradients(bn, rng.standard_normal((2, 3)), rng)
+    check_module_gradients(LayerNorm(5), rng.standard_normal((3, 5)), rng)
+    check_module_gradients(LayerNorm((4,)), rng.standard_normal((2, 3, 4)), rng)
+
+
+def test_normalisation_module_arguments():
+    with pytest.raises(ValueError, match="num_features must be a positive integer"):
+        BatchNorm1d(0)
+    with pytest.raises(ValueError, match="momentum must be in"):
+        BatchNorm1d(3, momentum=2.0)
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        LayerNorm(3, eps=0.0)
+    with pytest.raises(ValueError, match="normalized_shape must be a positive integer"):
+        LayerNorm((2, 3))
+    with pytest.raises(ValueError, match="N >= 2"):
+        BatchNorm1d(3)(np.ones((1, 3)))
+    with pytest.raises(RuntimeError, match="before forward"):
+        LayerNorm(3).backward(np.ones((1, 3)))
+    assert repr(BatchNorm1d(3)) == "BatchNorm1d(3, eps=1e-05, momentum=0.1)"
+    assert repr(LayerNorm(4)) == "LayerNorm((4,), eps=1e-05)"
+
+
+def test_batchnorm_and_layernorm_modules_match_torch(rng):
+    torch = require_torch()
+    net = Sequential(Linear(4, 5, rng=rng), BatchNorm1d(5, momentum=0.2), ReLU(),
+                     Linear(5, 3, rng=rng), LayerNorm(3))
+    tnet = torch.nn.Sequential(
+        torch.nn.Linear(4, 5), torch.nn.BatchNorm1d(5, momentum=0.2), torch.nn.ReLU(),
+        torch.nn.Linear(5, 3), torch.nn.LayerNorm(3),
+    ).double()
+    with torch.no_grad():
+        for i in (0, 3):
+            tnet[i].weight.copy_(torch.from_numpy(net[i].weight.data.T.copy()))
+            tnet[i].bias.copy_(torch.from_numpy(net[i].bias.data))
+        for i in (1, 4):
+            net[i].weight.data[...] = rng.uniform(0.5, 1.5, net[i].weight.shape)
+            net[i].bias.data[...] = rng.standard_normal(net[i].bias.shape)
+            tnet[i].weight.copy_(torch.from_numpy(net[i].weight.data))
+            tnet[i].bias.copy_(torch.from_numpy(net[i].bias.data))
+    for N in (6, 2, 9):  # several training steps: the running statistics must agree
+        X = rng.standard_normal((N, 4))
+        dout = rng.standard_normal((N, 3))
+        net.zero_grad()
+        net(X)
+        dx = net.backward(dout)
+        tX = torch.from_numpy(X).requires_grad_(True)
+        tnet.zero_grad()
+        tnet(tX).backward(torch.from_numpy(dout))
+        np.testing.assert_allclose(dx, tX.grad.numpy(), rtol=1e-8, atol=1e-10)
+        for i in (1, 4):
+            np.testing.assert_allclose(net[i].weight.grad, tnet[i].weight.grad.numpy(),
+                                       rtol=1e-8, atol=1e-12)
+    sd_t = {k: v.numpy() for k, v in tnet.state_dict().items()}
+    assert list(net.state_dict()) == list(sd_t), "the same keys, in the same order, as torch"
+    for k, v in net.state_dict().items():
+        if "running" in k or "num_batches" in k:
+            np.testing.assert_allclose(v, sd_t[k], rtol=1e-12)
+    # eval mode, and a model restored from torch's own state dict
+    fresh = Sequential(Linear(4, 5, rng=rng), BatchNorm1d(5), ReLU(), Linear(5, 3, rng=rng),
+                       LayerNorm(3))
+    fresh.load_state_dict({k: (v.T if k.endswith("weight") and v.ndim == 2 else v)
+                           for k, v in sd_t.items()})
+    tnet.eval()
+    fresh.eval()
+    X = rng.standard_normal((1, 4))
+    np.testing.assert_allclose(fresh(X), tnet(torch.from_numpy(X)).detach().numpy(),
+                               rtol=1e-10, atol=1e-12)
+

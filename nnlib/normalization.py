@@ -1,0 +1,202 @@
+"""Batch normalisation and layer normalisation as ``*_forward`` / ``*_backward`` pairs.
+
+Both follow PyTorch (``torch.nn.BatchNorm1d``, ``torch.nn.LayerNorm``):
+
+- normalise with the **biased** variance (divide by N, or by D for layer norm) and put ``eps``
+  inside the square root: ``x_hat = (x - mean) / sqrt(var + eps)``, then ``gamma * x_hat + beta``;
+- batch norm in training mode also updates the running statistics, with the **unbiased** batch
+  variance (divide by N - 1) and torch's momentum:
+  ``running = (1 - momentum) * running + momentum * batch_statistic``; in evaluation mode it
+  normalises with the running statistics and changes nothing;
+- layer norm normalises each example over its last axis and behaves the same in both modes.
+
+``batchnorm_forward`` is pure: it returns the new running statistics instead of writing into
+the arrays it was given (``nnlib.modules.BatchNorm1d`` keeps them as buffers).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from nnlib._validate import as_array, check_ndim, check_positive
+
+__all__ = [
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "layernorm_forward",
+    "layernorm_backward",
+]
+
+#: (x_hat (N, D), gamma (D,), inv_std (D,), training): what batchnorm_backward needs.
+BatchNormCache = tuple[np.ndarray, np.ndarray, np.ndarray, bool]
+#: (x_hat (..., D), gamma (D,), inv_std (..., 1)): what layernorm_backward needs.
+LayerNormCache = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _feature_vector(v: ArrayLike, D: int, fn: str, name: str) -> np.ndarray:
+    v = as_array(v, fn, name)
+    if v.shape != (D,):
+        raise ValueError(f"{fn}: {name} must have shape ({D},) to match x's D={D}, got {v.shape}")
+    return v
+
+
+def _check_eps(eps: Any, fn: str) -> float:
+    try:
+        value = float(eps)
+    except (TypeError, ValueError):
+        raise ValueError(f"{fn}: eps must be a number > 0, got {eps!r}") from None
+    check_positive(value, fn, "eps")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch normalisation
+# ---------------------------------------------------------------------------------------------
+
+
+def batchnorm_forward(
+    x: ArrayLike,
+    gamma: ArrayLike,
+    beta: ArrayLike,
+    running_mean: ArrayLike,
+    running_var: ArrayLike,
+    *,
+    training: bool,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> tuple[np.ndarray, BatchNormCache, np.ndarray, np.ndarray]:
+    """out = gamma * (x - mean) / sqrt(var + eps) + beta, per feature over the batch.
+
+    Shapes: x (N, D); gamma, beta, running_mean, running_var (D,) -> out (N, D), cache,
+    new_running_mean (D,), new_running_var (D,).
+
+    Training: mean and var are the batch's (var biased, over N; N >= 2 as in torch), and
+    new_running_mean = (1 - momentum) * running_mean + momentum * mean,
+    new_running_var = (1 - momentum) * running_var + momentum * var * N / (N - 1).
+    Evaluation: mean and var are running_mean and running_var, returned unchanged.
+    cache = (x_hat, gamma, inv_std, training) with inv_std = 1 / sqrt(var + eps) (D,).
+    Nothing passed in is modified.
+    """
+    fn = "batchnorm_forward"
+    x = as_array(x, fn, "x")
+    check_ndim(x, 2, fn, "x", "(N, D)")
+    N, D = x.shape
+    gamma = _feature_vector(gamma, D, fn, "gamma")
+    beta = _feature_vector(beta, D, fn, "beta")
+    running_mean = _feature_vector(running_mean, D, fn, "running_mean")
+    running_var = _feature_vector(running_var, D, fn, "running_var")
+    if not isinstance(training, (bool, np.bool_)):
+        raise ValueError(f"{fn}: training must be True or False, got {training!r}")
+    try:
+        momentum = float(momentum)
+    except (TypeError, ValueError):
+        raise ValueError(f"{fn}: momentum must be a number in [0, 1], got {momentum!r}") from None
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"{fn}: momentum must be in [0, 1], got {momentum!r}")
+    eps = _check_eps(eps, fn)
+    if training:
+        if N < 2:
+            raise ValueError(
+                f"{fn}: training mode needs a batch of N >= 2 to estimate a variance, got "
+                f"N={N} (torch raises too); in evaluation mode a batch of one is fine"
+            )
+        mean = x.mean(axis=0)
+        xc = x - mean
+        var = np.mean(xc * xc, axis=0)  # mean of squared deviations: no cancellation
+        inv_std = 1.0 / np.sqrt(var + eps)
+        x_hat = xc * inv_std
+        new_mean = (1.0 - momentum) * running_mean + momentum * mean
+        new_var = (1.0 - momentum) * running_var + momentum * var * (N / (N - 1))
+    else:
+        inv_std = 1.0 / np.sqrt(running_var + eps)
+        x_hat = (x - running_mean) * inv_std
+        new_mean, new_var = running_mean, running_var
+    out = gamma * x_hat + beta
+    return out, (x_hat, gamma, inv_std, bool(training)), new_mean, new_var
+
+
+def batchnorm_backward(
+    dout: ArrayLike, cache: BatchNormCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """dx, dgamma = sum_n dout * x_hat, dbeta = sum_n dout.  Shapes: dout (N, D) -> dx (N, D),
+    dgamma (D,), dbeta (D,).
+
+    Training (the batch statistics depend on x), with g = dout * gamma:
+    dx = inv_std / N * (N * g - sum_n g - x_hat * sum_n (g * x_hat)).
+    Evaluation (the running statistics are constants): dx = dout * gamma * inv_std.
+    """
+    fn = "batchnorm_backward"
+    x_hat, gamma, inv_std, training = cache
+    dout = as_array(dout, fn, "dout")
+    if dout.shape != x_hat.shape:
+        raise ValueError(
+            f"{fn}: dout has shape {dout.shape} but the forward output had shape {x_hat.shape}"
+        )
+    dbeta = dout.sum(axis=0)
+    dgamma = np.sum(dout * x_hat, axis=0)
+    g = dout * gamma
+    if training:
+        N = dout.shape[0]
+        dx = (inv_std / N) * (N * g - g.sum(axis=0) - x_hat * np.sum(g * x_hat, axis=0))
+    else:
+        dx = g * inv_std
+    return dx, dgamma, dbeta
+
+
+# ---------------------------------------------------------------------------------------------
+# Layer normalisation
+# ---------------------------------------------------------------------------------------------
+
+
+def layernorm_forward(
+    x: ArrayLike, gamma: ArrayLike, beta: ArrayLike, eps: float = 1e-5
+) -> tuple[np.ndarray, LayerNormCache]:
+    """out = gamma * (x - mean) / sqrt(var + eps) + beta, per example over the last axis.
+
+    Shapes: x (N, D) or any (..., D); gamma, beta (D,) -> out (same as x), cache =
+    (x_hat (same as x), gamma, inv_std (..., 1)). var is biased (over D). The same in training
+    and evaluation: no running statistics.
+    """
+    fn = "layernorm_forward"
+    x = as_array(x, fn, "x")
+    if x.ndim == 0:
+        raise ValueError(f"{fn}: x must have shape (..., D), got a scalar")
+    D = x.shape[-1]
+    gamma = _feature_vector(gamma, D, fn, "gamma")
+    beta = _feature_vector(beta, D, fn, "beta")
+    eps = _check_eps(eps, fn)
+    mean = x.mean(axis=-1, keepdims=True)
+    xc = x - mean
+    var = np.mean(xc * xc, axis=-1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = xc * inv_std
+    return gamma * x_hat + beta, (x_hat, gamma, inv_std)
+
+
+def layernorm_backward(
+    dout: ArrayLike, cache: LayerNormCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """With g = dout * gamma: dx = inv_std / D * (D * g - sum_d g - x_hat * sum_d (g * x_hat)),
+    dgamma = sum of dout * x_hat and dbeta = sum of dout over every axis but the last.
+
+    Shapes: dout (..., D) -> dx (same), dgamma (D,), dbeta (D,).
+    """
+    fn = "layernorm_backward"
+    x_hat, gamma, inv_std = cache
+    dout = as_array(dout, fn, "dout")
+    if dout.shape != x_hat.shape:
+        raise ValueError(
+            f"{fn}: dout has shape {dout.shape} but the forward output had shape {x_hat.shape}"
+        )
+    lead = tuple(range(dout.ndim - 1))
+    dbeta = dout.sum(axis=lead)
+    dgamma = np.sum(dout * x_hat, axis=lead)
+    g = dout * gamma
+    D = dout.shape[-1]
+    dx = (inv_std / D) * (
+        D * g - g.sum(axis=-1, keepdims=True) - x_hat * np.sum(g * x_hat, axis=-1, keepdims=True)
+    )
+    return dx, dgamma, dbeta
