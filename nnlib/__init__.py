@@ -36,6 +36,17 @@ from nnlib.data import (
     make_spirals,
     train_val_test_split,
 )
+from nnlib.diagnostics import (
+    clip_by_norm,
+    clip_by_value,
+    clip_grad_norm_,
+    clip_grad_value_,
+    deep_mlp,
+    diagnose_gradients,
+    grad_norms,
+    gradient_growth,
+    layer_grad_norms,
+)
 from nnlib.gradcheck import (
     check_gradients,
     numerical_gradient,
@@ -52,12 +63,21 @@ from nnlib.losses import (
     mse_loss,
     softmax_cross_entropy_loss,
 )
+from nnlib.metrics import (
+    confusion_matrix,
+    f1_score,
+    precision_recall_curve,
+    precision_recall_f1,
+)
 from nnlib.mlp import activation_statistics, hidden_activations, init_mlp, mlp_forward
 from nnlib.modules import (
+    BatchNorm1d,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
+    Dropout,
     HuberLoss,
     L1Loss,
+    LayerNorm,
     LeakyReLU,
     Linear,
     LogSoftmax,
@@ -70,6 +90,12 @@ from nnlib.modules import (
     Sigmoid,
     Softmax,
     Tanh,
+)
+from nnlib.normalization import (
+    batchnorm_backward,
+    batchnorm_forward,
+    layernorm_backward,
+    layernorm_forward,
 )
 from nnlib.optim import (
     SGD,
@@ -94,7 +120,49 @@ from nnlib.perceptron import (
     weighted_sum,
     xor_data,
 )
-from nnlib.training import Callback, History, accuracy, evaluate, fit, minibatches, predict
+from nnlib.regularization import (
+    add_gaussian_noise,
+    dropout_backward,
+    dropout_forward,
+    l1_penalty,
+    l2_penalty,
+    random_shift,
+)
+from nnlib.schedules import (
+    CosineAnnealingLR,
+    ExponentialLR,
+    LinearWarmup,
+    LRScheduler,
+    StepLR,
+    WarmupCosineLR,
+    cosine_lr,
+    exponential_lr,
+    linear_warmup,
+    step_lr,
+    warmup_cosine_lr,
+)
+from nnlib.training import (
+    Callback,
+    EarlyStopping,
+    History,
+    accuracy,
+    cross_validate,
+    evaluate,
+    fit,
+    kfold_indices,
+    minibatches,
+    predict,
+)
+from nnlib.tuning import (
+    LogUniform,
+    SearchResult,
+    Trial,
+    Uniform,
+    architecture_search,
+    grid_search,
+    log_uniform,
+    random_search,
+)
 
 __version__ = "0.1.0"
 
