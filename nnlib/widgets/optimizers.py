@@ -9,7 +9,8 @@ optimizers to it.
 
 The learning-rate slider multiplies a per-surface, per-optimizer learning rate (``TUNED_LR``):
 one absolute lr cannot suit SGD, whose step is lr times the gradient, and Adam, whose step is
-about lr whatever the gradient, on surfaces whose gradients range from 0.01 to 1000.
+about lr whatever the gradient, on surfaces whose gradients at the start points range from 2
+(saddle) to about 230 (Rosenbrock) and fall towards 0 near each minimum.
 """
 
 from __future__ import annotations
