@@ -24,8 +24,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from PIL import Image as PILImage
+from threadpoolctl import threadpool_limits
 
-__all__ = ["Explorer", "make_explorer", "draw_digit", "digit_explorer"]
+__all__ = ["Explorer", "make_explorer", "one_blas_thread", "draw_digit", "digit_explorer"]
 
 
 @dataclass
@@ -50,6 +51,15 @@ class Explorer:
         from IPython.display import display
 
         display(self.widget)
+
+
+def one_blas_thread() -> Any:
+    """Context manager: NumPy's BLAS on one thread while a widget computes.
+
+    A widget's matrices are small; with a second BLAS thread on a busy 2-core machine the
+    same products were 7-50x slower (the worker spins waiting for a core).
+    """
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def make_explorer(

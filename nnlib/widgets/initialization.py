@@ -9,7 +9,6 @@ steady.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable, Sequence
 
@@ -20,7 +19,7 @@ from matplotlib.figure import Figure, SubFigure
 
 from nnlib.init import he_normal, he_uniform, xavier_normal, xavier_uniform, zeros
 from nnlib.mlp import ACTIVATIONS, activation_statistics, hidden_activations, init_mlp, mlp_forward
-from nnlib.widgets import Explorer, make_explorer
+from nnlib.widgets import Explorer, make_explorer, one_blas_thread
 
 __all__ = [
     "INITIALIZERS",
@@ -105,7 +104,7 @@ def _activations(
     # of a deeper network are exactly those of a network of depth d.
     params = init_mlp([width] * (depth + 1) + [10], rng=rng, init=initializer)
     # These matrices are small: one BLAS thread is faster, and far faster on a busy machine.
-    with _one_blas_thread():
+    with one_blas_thread():
         _, caches = mlp_forward(X, params, activation)
     hidden = hidden_activations(caches)
     for h in hidden:
@@ -119,13 +118,6 @@ def _cached_activations(
 ) -> list[np.ndarray]:
     return _activations(MAX_DEPTH, width, init, activation, num_examples, seed)
 
-
-def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
-    try:
-        from threadpoolctl import threadpool_limits  # installed with scikit-learn
-    except ImportError:  # pragma: no cover
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _ridge_heights(counts: np.ndarray, zero_bin: int | None) -> np.ndarray:

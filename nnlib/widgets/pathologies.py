@@ -9,8 +9,6 @@ diagnosis of the backward signal and its growth factor per layer.
 
 from __future__ import annotations
 
-import contextlib
-
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure, SubFigure
@@ -22,7 +20,7 @@ from nnlib.diagnostics import (
     gradient_growth,
 )
 from nnlib.modules import CrossEntropyLoss, Linear
-from nnlib.widgets import Explorer, make_explorer
+from nnlib.widgets import Explorer, make_explorer, one_blas_thread
 
 __all__ = [
     "INITIALIZERS",
@@ -46,13 +44,6 @@ WIDTH = 64
 FLOOR = 1e-30
 COLORS = {"signal": "tab:blue", "weight": "tab:orange", "std": "tab:green"}
 
-
-def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
-    try:
-        from threadpoolctl import threadpool_limits  # installed with scikit-learn
-    except ImportError:  # pragma: no cover
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def gradient_profile(
@@ -87,7 +78,7 @@ def gradient_profile(
     model = deep_mlp(X.shape[1], width, depth, K, activation=activation, init=init_value,
                      rng=np.random.default_rng(seed))
     loss_fn = CrossEntropyLoss()
-    with _one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
+    with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
         stds = []
         h = X
         for module in model:

@@ -12,7 +12,6 @@ back to a setting redraws without retraining.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import ipywidgets as widgets
@@ -21,7 +20,7 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
 from nnlib.data import make_moons
-from nnlib.widgets import Explorer, make_explorer
+from nnlib.widgets import Explorer, make_explorer, one_blas_thread
 from nnlib.widgets.training import _check_points
 
 __all__ = [
@@ -36,14 +35,6 @@ __all__ = [
 #: The L2 strengths the explorer's slider offers (0 = no penalty).
 L2_STRENGTHS: tuple[float, ...] = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1)
 
-
-def _one_blas_thread() -> contextlib.AbstractContextManager[object]:
-    """Tiny matrices: one BLAS thread is several times faster than many fighting for cores."""
-    try:
-        from threadpoolctl import threadpool_limits  # installed with scikit-learn
-    except ImportError:  # pragma: no cover
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 def regularized_mlp_scores(P: np.ndarray, params: dict[str, np.ndarray]) -> np.ndarray:
@@ -149,7 +140,7 @@ def train_regularized_mlp(
     val_losses: list[float] = []
     W1, b1, W2, b2, W3, b3 = (params[k] for k in shapes)
     gW1, gb1, gW2, gb2, gW3, gb3 = (grads[k] for k in shapes)
-    with _one_blas_thread():
+    with one_blas_thread():
         for t in range(1, int(num_epochs) + 1):
             z1 = X @ W1 + b1
             h1 = np.maximum(z1, 0)
@@ -231,7 +222,7 @@ def draw_overfitting(
     grid = fig.add_gridspec(1, 2, width_ratios=[1, 1.3], left=0.02, right=0.98, bottom=0.14,
                             top=0.88, wspace=0.2)
     ax_b, ax_l = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
-    with _one_blas_thread():
+    with one_blas_thread():
         # The frame is the validation points' box, so it stays put when N changes.
         prob, extent = probability_grid(params, X_val, resolution=resolution)
     ax_b.imshow(prob, origin="lower", extent=extent, cmap=PROBABILITY_CMAP, vmin=0, vmax=1,
