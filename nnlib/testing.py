@@ -110,6 +110,15 @@ def _shape_message(a: np.ndarray, e: np.ndarray, name: str, layout: str | None) 
     return msg
 
 
+def _distinct(x: float, other: float) -> str:
+    """x with 6 significant digits, or as many more as it takes to differ from ``other``."""
+    for digits in (6, 9, 12, 17):
+        text, other_text = f"{x:.{digits}g}", f"{other:.{digits}g}"
+        if text != other_text:
+            return text
+    return text
+
+
 def assert_close(
     actual: Any,
     expected: Any,
@@ -166,7 +175,9 @@ def assert_close(
         diagnosis = " The values are the transpose of the expected ones: check a `.T` or an axis."
     elif np.any(ef != 0) and np.allclose(af, -ef, rtol=rtol, atol=atol):
         diagnosis = " Every value has the wrong sign: check a `+`/`-` or the direction of a step."
-    elif np.any(ef != 0) and ef.size > 1:
+    elif np.any(ef != 0) and ef.size > 1 and np.ptp(ef) > 0:
+        # (A constant expected array fits any constant answer by a factor and by an offset
+        # alike: no diagnosis then, rather than a misleading one.)
         denom = float(ef @ ef)
         factor = float(af @ ef) / denom if denom > 0 else 0.0
         if (
@@ -193,7 +204,7 @@ def assert_close(
     rel = abs(ai - ei) / max(abs(ai), abs(ei), 1e-300)
     count = int(np.sum(~close))
     if reveal:
-        diagnosis = f" Got {ai:.6g}, expected {ei:.6g} there." + diagnosis
+        diagnosis = f" Got {_distinct(ai, ei)}, expected {_distinct(ei, ai)} there." + diagnosis
     if a.size == 1:
         scalar = ""
         if ei != 0 and np.isfinite(ai) and ai != 0:

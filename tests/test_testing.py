@@ -109,6 +109,14 @@ class TestAssertClose:
                                                         reveal=True)
         assert "3.5" not in message(np.array([1.0, 3.0]), np.array([1.0, 3.5]))
 
+    def test_reveal_shows_enough_digits_to_see_the_difference(self):
+        msg = message(np.array([1.100004]), np.array([1.1]), reveal=True)
+        assert "Got 1.100004, expected 1.1 there." in msg
+
+    def test_constant_expected_array_gets_no_factor_or_offset_guess(self):
+        msg = message(np.full(4, 3.0), np.full(4, 1.5))
+        assert "factor" not in msg and "shifted" not in msg
+
     def test_batch_of_one_is_not_called_a_single_number(self):
         assert "single number" not in message(np.array([2.0]), np.array([[2.0, 1.0]]))
 
