@@ -84,7 +84,8 @@ def _as_numeric(value: Any, name: str, what: str) -> np.ndarray:
 
 
 def _shape_message(a: np.ndarray, e: np.ndarray, name: str, layout: str | None) -> str:
-    want = f"{e.shape}" + (f", that is {layout}" if layout else "")
+    same = layout is not None and layout.replace(" ", "") == str(e.shape).replace(" ", "")
+    want = f"{e.shape}" + (f", that is {layout}" if layout and not same else "")
     msg = f"{name} returned an array of shape {a.shape}, but the expected shape is {want}."
     if a.ndim >= 2 and a.shape == e.shape[::-1]:
         return msg + " It looks transposed: check for a missing or extra `.T`, or swapped axes."

@@ -117,6 +117,11 @@ class TestAssertClose:
         msg = message(np.full(4, 3.0), np.full(4, 1.5))
         assert "factor" not in msg and "shifted" not in msg
 
+    def test_layout_equal_to_the_shape_is_not_repeated(self):
+        msg = message(np.zeros((1, 2)), np.zeros(1), layout="(1,)")
+        assert "expected shape is (1,)." in msg and "that is" not in msg
+        assert "that is (N, K)" in message(np.zeros(3), np.zeros((3, 2)), layout="(N, K)")
+
     def test_batch_of_one_is_not_called_a_single_number(self):
         assert "single number" not in message(np.array([2.0]), np.array([[2.0, 1.0]]))
 
