@@ -56,6 +56,11 @@ def _as_numeric(value: Any, name: str, what: str) -> np.ndarray:
         raise GradingError(
             f"{name} returned None instead of {what}: did you forget the `return` statement?"
         )
+    if value is Ellipsis:
+        raise GradingError(
+            f"{name} returned `...` (Ellipsis): a `...` placeholder from a hint is still in "
+            "your code; replace it with the expression it stands for."
+        )
     if isinstance(value, tuple | list) and any(isinstance(v, np.ndarray) for v in value):
         raise GradingError(
             f"{name} returned a {type(value).__name__} of {len(value)} items where {what} "
@@ -96,8 +101,9 @@ def _shape_message(a: np.ndarray, e: np.ndarray, name: str, layout: str | None) 
         )
     if a.ndim == 0 and e.size > 1:
         return msg + (
-            " You returned a single number: did you sum or average over every axis instead of "
-            "one (`axis=`)?"
+            " You returned a single number where one value per entry was expected: did you sum "
+            "or average over every axis instead of one (`axis=`), or compute a constant where "
+            "an elementwise expression belongs?"
         )
     if a.ndim == e.ndim + 1 and a.size > e.size:
         return msg + (

@@ -117,6 +117,9 @@ class TestAssertClose:
         msg = message(np.full(4, 3.0), np.full(4, 1.5))
         assert "factor" not in msg and "shifted" not in msg
 
+    def test_a_hint_placeholder_left_in_is_named(self):
+        assert "placeholder" in message(Ellipsis, np.zeros(2))
+
     def test_layout_equal_to_the_shape_is_not_repeated(self):
         msg = message(np.zeros((1, 2)), np.zeros(1), layout="(1,)")
         assert "expected shape is (1,)." in msg and "that is" not in msg
