@@ -48,7 +48,7 @@ SYLLABUS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "07_optimizers": (
         ["sgd", "sgd_momentum", "sgd_nesterov", "adagrad", "rmsprop", "adam", "adamw",
-         "step_lr", "cosine_lr", "linear_warmup"],
+         "exponential_lr", "step_lr", "cosine_lr", "linear_warmup"],
         [r"torch\.optim", r"bias correction", r"Rosenbrock", r"Beale", r"saddle",
          r"ill-conditioned", r"exponential", r"warm-?up"],
     ),
