@@ -38,6 +38,9 @@ DTYPES = [np.float32, np.float64]
 LR = 0.01
 RUNS = 7  # timed runs per measurement; the median is reported
 RUN_SECONDS = 0.15  # target length of one timed run (sets the steps per run)
+# Pause before each timed run: an idle OpenBLAS or OpenMP pool keeps its threads spinning for
+# a while (OpenBLAS: about 0.1 s) and would steal the cores from the other library's run.
+SETTLE_SECONDS = 0.3
 # (rtol, atol) for the parity check of loss and updated weights
 TOLERANCE = {np.float32: (1e-4, 1e-5), np.float64: (1e-10, 1e-12)}
 
@@ -152,6 +155,7 @@ def time_pair(step_a: Callable[[], object], step_b: Callable[[], object]) -> tup
     times_a, times_b = [], []
     for _ in range(RUNS):
         for step, n, times in [(step_a, n_a, times_a), (step_b, n_b, times_b)]:
+            time.sleep(SETTLE_SECONDS)
             t0 = time.perf_counter()
             for _ in range(n):
                 step()
