@@ -56,7 +56,7 @@ check: $(LAB_STAMP)
 	$(BIN)/nnlib-check $(NB)
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check nnlib tests autograder $(wildcard bench)
+	$(BIN)/ruff check nnlib nncourse tests autograder $(wildcard bench)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m pip install --quiet torch==2.13.0

@@ -36,8 +36,8 @@ c.OverwriteCells.add_missing_cells = True
 # ---- Executing submissions ------------------------------------------------------------------
 # Per-cell time limits, the same ones `nnlib-check` uses: a test cell gets 10 s (its budget is
 # 5 s), other cells 20 s unless the source notebook grants more through metadata.nnlib.timeout,
-# capped at 60 s whatever a submission's metadata says. See nnlib/check.py.
-from nnlib.check import cell_timeout  # noqa: E402
+# capped at 60 s whatever a submission's metadata says. See nncourse/check.py.
+from nncourse.check import cell_timeout  # noqa: E402
 
 c.Execute.timeout_func = cell_timeout
 c.Execute.interrupt_on_timeout = True

@@ -5,13 +5,13 @@ import sys
 import pytest
 
 from nbtools import ROOT, release_path, run, source_path
-from nnlib.check import cell_timeout
+from nncourse.check import cell_timeout
 
 pytestmark = pytest.mark.slow
 
 
 def test_blank_release_fails_with_a_verdict_per_exercise():
-    proc = run([sys.executable, "-m", "nnlib.check", str(release_path("00_getting_started"))],
+    proc = run([sys.executable, "-m", "nncourse.check", str(release_path("00_getting_started"))],
                cwd=ROOT, check=False)
     assert proc.returncode == 1
     out = proc.stdout
@@ -22,11 +22,11 @@ def test_blank_release_fails_with_a_verdict_per_exercise():
 
 
 def test_solved_notebook_passes_and_accepts_a_short_name(tmp_path):
-    proc = run([sys.executable, "-m", "nnlib.check", str(source_path("00_getting_started"))],
+    proc = run([sys.executable, "-m", "nncourse.check", str(source_path("00_getting_started"))],
                cwd=ROOT, check=False)
     assert proc.returncode == 0, proc.stdout
     assert "2 of 2 visible checks pass (5 of 5 points)" in proc.stdout
-    short = run([sys.executable, "-m", "nnlib.check", "00"], cwd=ROOT, check=False)
+    short = run([sys.executable, "-m", "nncourse.check", "00"], cwd=ROOT, check=False)
     assert "course/00_getting_started/00_getting_started.ipynb" in short.stdout
 
 

@@ -14,6 +14,7 @@ def test_ruff_clean():
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     if ruff is None:
         pytest.fail("ruff is not installed: run `make test`, which installs the dev extras")
-    paths = [p for p in ("nnlib", "tests", "autograder", "bench") if (ROOT / p).is_dir()]
+    dirs = ("nnlib", "nncourse", "tests", "autograder", "bench")
+    paths = [p for p in dirs if (ROOT / p).is_dir()]
     proc = subprocess.run([ruff, "check", *paths], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-4000:]

@@ -36,7 +36,7 @@ from nbtools import (
     solution_body,
     source_path,
 )
-from nnlib.check import cell_timeout
+from nncourse.check import cell_timeout
 
 NOTEBOOK_BUDGET_SECONDS = 60
 TEST_CELL_BUDGET_SECONDS = 5
@@ -194,7 +194,9 @@ def test_static_figures_exist_beside_each_widget(name):
         for image in images:
             if not image.startswith("http"):
                 assert (path.parent / image).is_file(), f"{path.name} links a missing {image}"
-        uses_widgets = any("nnlib.widgets" in c.source for c in nb.cells if c.cell_type == "code")
+        uses_widgets = any(
+            "nncourse.widgets" in c.source for c in nb.cells if c.cell_type == "code"
+        )
         if uses_widgets:
             assert [i for i in images if i.endswith(".png")], (
                 f"{path.name} has a widget but no static figure beside it")

@@ -101,7 +101,7 @@ def test_lesson_names_its_topics_has_a_widget_and_a_written_question(name):
     missing = [t for t in topics if not re.search(t, text, flags=re.I)]
     assert not missing, f"{name}: its text never mentions {missing}"
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert "nnlib.widgets" in code, f"{name}: no widget from nnlib.widgets"
+    assert "nncourse.widgets" in code, f"{name}: no widget from nncourse.widgets"
     written = [
         c for c in nb.cells
         if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 import nnlib.basics
-from nnlib.basics import one_hot, standardize
-from nnlib.testing import (
+from nncourse.testing import (
     CASE_KINDS,
     GradingError,
     assert_close,
@@ -19,6 +18,7 @@ from nnlib.testing import (
     forbid_reference,
     scale_for,
 )
+from nnlib.basics import one_hot, standardize
 
 rng = np.random.default_rng(0)
 E = rng.normal(size=(4, 3)) + 0.5

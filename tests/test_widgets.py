@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from nncourse.widgets import digit_explorer, draw_digit, make_explorer
 from nnlib.data import load_digits
-from nnlib.widgets import digit_explorer, draw_digit, make_explorer
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from nnlib import activations as A
-from nnlib.widgets.activations import (
+from nncourse.widgets.activations import (
     ACTIVATIONS,
     LEAKY_SLOPE,
     SOFTMAX_SCORES,
@@ -15,6 +14,7 @@ from nnlib.widgets.activations import (
     draw_softmax,
     softmax_explorer,
 )
+from nnlib import activations as A
 
 
 def line(ax, gid):

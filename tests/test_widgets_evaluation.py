@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from nnlib.metrics import confusion_matrix, precision_recall_curve
-from nnlib.widgets.evaluation import (
+from nncourse.widgets.evaluation import (
     draw_threshold,
     plot_confusion_matrix,
     threshold_explorer,
     threshold_metrics,
 )
+from nnlib.metrics import confusion_matrix, precision_recall_curve
 
 
 @pytest.fixture(scope="module")

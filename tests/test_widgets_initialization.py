@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from nnlib.mlp import activation_statistics
-from nnlib.widgets.initialization import (
+from nncourse.widgets.initialization import (
     INITIALIZERS,
     VALUE_RANGES,
     _cached_activations,
@@ -17,6 +16,7 @@ from nnlib.widgets.initialization import (
     draw_activation_histograms,
     initialization_explorer,
 )
+from nnlib.mlp import activation_statistics
 
 
 def ridges(fig):

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from nnlib import losses as L
-from nnlib.widgets.losses import (
+from nncourse.widgets.losses import (
     REGRESSION_LOSSES,
     _elementwise,
     draw_loss_curves,
@@ -15,6 +14,7 @@ from nnlib.widgets.losses import (
     loss_curve_explorer,
     loss_landscape_explorer,
 )
+from nnlib import losses as L
 
 
 @pytest.fixture(scope="module")

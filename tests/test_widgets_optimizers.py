@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from nnlib.optim import adagrad, adam, rmsprop, sgd
-from nnlib.surfaces import SURFACES, trajectory
-from nnlib.widgets.optimizers import (
+from nncourse.widgets.optimizers import (
     _SCALAR_GRADS,
     OPTIMIZERS,
     TUNED_LR,
@@ -21,6 +19,8 @@ from nnlib.widgets.optimizers import (
     optimizer_explorer,
     race_paths,
 )
+from nnlib.optim import adagrad, adam, rmsprop, sgd
+from nnlib.surfaces import SURFACES, trajectory
 
 RULES = {
     "SGD": (sgd, {}),

@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from nnlib.data import load_digits
-from nnlib.diagnostics import activation_grad_norms, deep_mlp, layer_grad_norms
-from nnlib.modules import CrossEntropyLoss
-from nnlib.widgets.pathologies import (
+from nncourse.widgets.pathologies import (
     INITIALIZERS,
     draw_gradient_profile,
     draw_gradients_through_depth,
     gradient_profile,
     pathologies_explorer,
 )
+from nnlib.data import load_digits
+from nnlib.diagnostics import activation_grad_norms, deep_mlp, layer_grad_norms
+from nnlib.modules import CrossEntropyLoss
 
 
 @pytest.fixture(scope="module")

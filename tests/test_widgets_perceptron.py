@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from nnlib.perceptron import make_separable, perceptron_history, xor_data
-from nnlib.widgets.perceptron import (
+from nncourse.widgets.perceptron import (
     boundary_segment,
     decision_boundary_explorer,
     draw_decision_boundary,
     draw_training,
     perceptron_training_explorer,
 )
+from nnlib.perceptron import make_separable, perceptron_history, xor_data
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-import nnlib.widgets.regularization as lab
-from nnlib.data import make_moons
-from nnlib.modules import CrossEntropyLoss, Linear, ReLU, Sequential
-from nnlib.optim import adam
-from nnlib.regularization import l2_penalty
-from nnlib.widgets.regularization import (
+import nncourse.widgets.regularization as lab
+from nncourse.widgets.regularization import (
     L2_STRENGTHS,
     LOSS_AXIS_TOP,
     draw_overfitting,
@@ -23,6 +19,10 @@ from nnlib.widgets.regularization import (
     regularized_mlp_scores,
     train_regularized_mlp,
 )
+from nnlib.data import make_moons
+from nnlib.modules import CrossEntropyLoss, Linear, ReLU, Sequential
+from nnlib.optim import adam
+from nnlib.regularization import l2_penalty
 
 
 @pytest.fixture(scope="module")

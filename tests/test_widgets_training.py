@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from nnlib.backprop import init_two_layer, train_two_layer
-from nnlib.data import make_spirals
-from nnlib.widgets.training import (
+from nncourse.widgets.training import (
     decision_grid,
     draw_history,
     draw_training,
@@ -20,6 +18,8 @@ from nnlib.widgets.training import (
     train_for_display,
     training_explorer,
 )
+from nnlib.backprop import init_two_layer, train_two_layer
+from nnlib.data import make_spirals
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure, SubFigure
 
+from nncourse.widgets import Explorer, make_explorer, one_blas_thread
 from nnlib.init import he_normal, he_uniform, xavier_normal, xavier_uniform, zeros
 from nnlib.mlp import ACTIVATIONS, activation_statistics, hidden_activations, init_mlp, mlp_forward
-from nnlib.widgets import Explorer, make_explorer, one_blas_thread
 
 __all__ = [
     "INITIALIZERS",

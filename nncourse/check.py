@@ -4,7 +4,7 @@
 used in scripts too::
 
     nnlib-check course/00_getting_started/00_getting_started.ipynb
-    python -m nnlib.check course/00_getting_started          # the folder works too
+    python -m nncourse.check course/00_getting_started          # the folder works too
 
 It runs a copy of the saved notebook (save first!) in a fresh kernel, with the same per-cell
 time limits as the autograder, and reports every test cell: PASS, or FAIL with the first line
@@ -97,7 +97,7 @@ def check_notebook(path: str | Path) -> tuple[list[CellVerdict], float]:
         if errors:
             err = errors[0]
             message = f"{err.get('ename', 'Error')}: {_first_line(err.get('evalue', ''))}"
-            from nnlib.testing import _EXCEPTION_HINTS
+            from nncourse.testing import _EXCEPTION_HINTS
 
             for pattern, hint in _EXCEPTION_HINTS:
                 if pattern in message and "Hint:" not in message:

@@ -18,8 +18,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
+from nncourse.widgets import Explorer, make_explorer
 from nnlib.metrics import confusion_matrix, precision_recall_curve, precision_recall_f1
-from nnlib.widgets import Explorer, make_explorer
 
 __all__ = [
     "plot_confusion_matrix",

@@ -6,7 +6,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from nnlib.widgets import Explorer, make_explorer
+from nncourse.widgets import Explorer, make_explorer
 
 __all__ = ["draw_digit", "digit_explorer"]
 

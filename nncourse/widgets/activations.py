@@ -18,8 +18,8 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
+from nncourse.widgets import Explorer, make_explorer
 from nnlib import activations as A
-from nnlib.widgets import Explorer, make_explorer
 
 __all__ = [
     "ACTIVATIONS",

@@ -19,8 +19,8 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from nncourse.widgets import Explorer, make_explorer
 from nnlib.perceptron import perceptron_history
-from nnlib.widgets import Explorer, make_explorer
 
 __all__ = [
     "boundary_segment",

@@ -13,6 +13,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure, SubFigure
 
+from nncourse.widgets import Explorer, make_explorer, one_blas_thread
 from nnlib.diagnostics import (
     HIDDEN_ACTIVATIONS,
     deep_mlp,
@@ -20,7 +21,6 @@ from nnlib.diagnostics import (
     gradient_growth,
 )
 from nnlib.modules import CrossEntropyLoss, Linear
-from nnlib.widgets import Explorer, make_explorer, one_blas_thread
 
 __all__ = [
     "INITIALIZERS",

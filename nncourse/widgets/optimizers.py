@@ -25,8 +25,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from nncourse.widgets import Explorer, make_explorer
 from nnlib.surfaces import SURFACES
-from nnlib.widgets import Explorer, make_explorer
 
 __all__ = [
     "OPTIMIZERS",

@@ -1,6 +1,6 @@
 """Interactive explorers for the notebooks: ipywidgets controls that redraw a matplotlib figure.
 
-One module per lesson topic (``nnlib.widgets.digits``, ...) holds its ``draw_*`` functions and
+One module per lesson topic (``nncourse.widgets.digits``, ...) holds its ``draw_*`` functions and
 its ``*_explorer`` builder; this module holds what they share.
 
 Each builder returns an :class:`Explorer`. Display ``explorer.widget`` in a notebook; tests set
@@ -122,4 +122,4 @@ def make_explorer(
     return explorer
 
 
-from nnlib.widgets.digits import digit_explorer, draw_digit  # noqa: E402
+from nncourse.widgets.digits import digit_explorer, draw_digit  # noqa: E402

@@ -17,8 +17,8 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
+from nncourse.widgets import Explorer, make_explorer
 from nnlib.backprop import init_two_layer
-from nnlib.widgets import Explorer, make_explorer
 
 __all__ = [
     "CLASS_COLORS",

@@ -19,9 +19,9 @@ import numpy as np
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
+from nncourse.widgets import Explorer, make_explorer, one_blas_thread
+from nncourse.widgets.training import _check_points
 from nnlib.data import make_moons
-from nnlib.widgets import Explorer, make_explorer, one_blas_thread
-from nnlib.widgets.training import _check_points
 
 __all__ = [
     "L2_STRENGTHS",

@@ -1,0 +1,174 @@
+"""Contract checks shared by many exercises, written once.
+
+Every public check function of a lesson module is decorated with :func:`exercise_check`, and
+calls the learner's function through :func:`call`. Messages speak to the learner: what was
+expected, what came back, the likely cause; never a hidden input or a hidden answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+
+from nncourse.testing import GradingError, _same, explain_exception
+
+__all__ = [
+    "GradingError",
+    "exercise_check",
+    "call",
+    "expect_arity",
+    "expect_unchanged",
+    "expect_keys",
+    "expect_array",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Captured:
+    """What the learner's code wrote to stderr or warned while a check ran."""
+
+    def __init__(self) -> None:
+        self.stderr = io.StringIO()
+        self.warnings: list[str] = []
+
+
+_ACTIVE: list[_Captured] = []
+
+
+def exercise_check(check: F) -> F:
+    """Decorate a lesson's public check function.
+
+    - Anything the learner's code writes to ``sys.stderr`` or any warning it raises while the
+      check runs is captured and shown on stdout as a note: nbgrader scores a test cell that
+      writes to stderr as failed, and a correct function that prints a warning must not lose
+      its points.
+    - The check's own frames are hidden from IPython's traceback, so the learner sees the
+      message, not the checking code.
+    """
+
+    @functools.wraps(check)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        __tracebackhide__ = True
+        captured = _Captured()
+        _ACTIVE.append(captured)
+        try:
+            with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(
+                captured.stderr
+            ):
+                warnings.simplefilter("always")
+                try:
+                    result = check(*args, **kwargs)
+                finally:
+                    captured.warnings = [
+                        f"{w.category.__name__}: {w.message}" for w in caught
+                    ]
+        finally:
+            _ACTIVE.pop()
+        notes = captured.stderr.getvalue().strip().splitlines()
+        notes += captured.warnings
+        if notes:
+            shown = notes[:3] + ([f"... ({len(notes) - 3} more lines)"] if len(notes) > 3 else [])
+            print(
+                "Note: your code wrote to stderr or warned while it was checked (this costs no "
+                "points):\n    " + "\n    ".join(shown)
+            )
+        return result  # type: ignore[no-any-return]
+
+    return wrapper  # type: ignore[return-value]
+
+
+def call(fn: Callable[..., Any], *args: Any, name: str, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``; an exception from it becomes a message naming the call.
+
+    ``name`` is the call in the learner's words, for example ``"linear_backward(dout, cache)"``.
+    """
+    __tracebackhide__ = True
+    if not callable(fn):
+        label = name.split("(")[0]
+        raise GradingError(f"{label} should be a function, got a {type(fn).__name__}.")
+    try:
+        return fn(*args, **kwargs)
+    except GradingError:
+        raise
+    except Exception as exc:  # the learner's error, in their words
+        raise GradingError(f"{name} raised {explain_exception(exc)}") from None
+
+
+def expect_arity(result: Any, names: Sequence[str], *, name: str) -> tuple[Any, ...]:
+    """``result`` must be a tuple (or list) of ``len(names)`` values, named in the message."""
+    __tracebackhide__ = True
+    want = "(" + ", ".join(names) + ")"
+    if result is None:
+        raise GradingError(
+            f"{name} returned None; expected the tuple {want}: did you forget the `return`?"
+        )
+    if not isinstance(result, tuple | list):
+        raise GradingError(
+            f"{name} returned a single {type(result).__name__}; expected the tuple {want} "
+            f"({len(names)} values, in this order)."
+        )
+    if len(result) != len(names):
+        raise GradingError(
+            f"{name} returned {len(result)} value{'s' if len(result) != 1 else ''}; expected "
+            f"{len(names)}: {want}, in this order."
+        )
+    return tuple(result)
+
+
+def expect_array(
+    value: Any, shape: tuple[int, ...], *, name: str, layout: str | None = None
+) -> np.ndarray:
+    """``value`` must be a numeric NumPy array of ``shape`` (``layout`` in glossary letters)."""
+    __tracebackhide__ = True
+    from nncourse.testing import _as_numeric, _shape_message
+
+    arr = _as_numeric(value, name, "an array")
+    if arr.shape != tuple(shape):
+        raise GradingError(_shape_message(arr, np.zeros(shape), name, layout))
+    return arr
+
+
+def expect_unchanged(
+    before: Sequence[Any], after: Sequence[Any], names: Sequence[str], *, name: str
+) -> None:
+    """No input was modified in place: ``after`` (what the function got) equals ``before``."""
+    __tracebackhide__ = True
+    for pname, b, a in zip(names, before, after, strict=True):
+        if not _same(b, a):
+            raise GradingError(
+                f"{name} modified its input `{pname}` in place. Work on a copy (for example "
+                "`x = x.copy()`) or build a new array instead."
+            )
+
+
+def expect_keys(state: Any, keys: Sequence[str], *, name: str) -> None:
+    """``state`` is a dict holding exactly ``keys``."""
+    __tracebackhide__ = True
+    if not isinstance(state, dict):
+        raise GradingError(
+            f"{name} returned a state of type {type(state).__name__}; expected a dict."
+        )
+    missing = [k for k in keys if k not in state]
+    extra = [k for k in state if k not in keys]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(f"'{k}'" for k in missing))
+        if extra:
+            parts.append("unexpected " + ", ".join(f"'{k}'" for k in extra))
+        raise GradingError(
+            f"{name} returned a state dict with the wrong keys ({'; '.join(parts)}); expected "
+            "exactly " + ", ".join(f"'{k}'" for k in keys) + "."
+        )
+
+
+def _stderr() -> Any:  # for tests
+    return sys.stderr
