@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import mutation
+import pytest
 
 LESSONS = [f"{i:02d}" for i in range(1, 10)]
 EQUIVALENT = Path(__file__).with_name("mutation_equivalent.txt")
