@@ -172,3 +172,122 @@ def expect_keys(state: Any, keys: Sequence[str], *, name: str) -> None:
 
 def _stderr() -> Any:  # for tests
     return sys.stderr
+
+
+def looks_like(value: Any, target: Any) -> bool:
+    """True when ``value`` has the shape of ``target`` and (nearly) its values.
+
+    Used to recognise a classic mistake by the wrong answer it produces; never raises.
+    """
+    try:
+        return np.shape(value) == np.shape(target) and bool(
+            np.allclose(np.asarray(value, dtype=float), np.asarray(target, dtype=float))
+        )
+    except Exception:  # noqa: BLE001 (anything that is not an array of numbers does not match)
+        return False
+
+
+def call_advised(
+    fn: Callable[..., Any],
+    *args: Any,
+    name: str,
+    advice: Sequence[tuple[type[BaseException], str, str]] = (),
+    **kwargs: Any,
+) -> Any:
+    """:func:`call`, with targeted advice for known exceptions.
+
+    ``advice`` holds ``(exception type, substring of its message, advice)``: the first entry
+    that matches the learner's exception is appended to the message, instead of the generic
+    explanation.
+    """
+    __tracebackhide__ = True
+    if not callable(fn):
+        label = name.split("(")[0]
+        raise GradingError(f"{label} should be a function, got a {type(fn).__name__}.")
+    try:
+        return fn(*args, **kwargs)
+    except GradingError:
+        raise
+    except Exception as exc:  # the learner's error, in their words
+        for kind, pattern, text in advice:
+            if isinstance(exc, kind) and pattern in str(exc):
+                raise GradingError(
+                    f"{name} raised {type(exc).__name__}: {str(exc).rstrip('.')}. {text}"
+                ) from None
+        raise GradingError(f"{name} raised {explain_exception(exc)}") from None
+
+
+class ScriptedRng:
+    """Stands in for the injected ``np.random.Generator`` and hands out given numbers.
+
+    A real generator hands out one stream; this one replays ``stream`` (in order) through the
+    methods named in ``methods``, so a check knows exactly which numbers the learner's function
+    drew, and counts them in :attr:`drawn`. Families: ``"random"`` serves ``random(size)`` and
+    ``uniform(low, high, size)`` (as ``low + (high - low) * u``); ``"integers"`` serves
+    ``integers(low, high, size)``; ``"standard_normal"`` serves ``standard_normal(size)`` and
+    ``normal(loc, scale, size)``. Any other method, or drawing more numbers than the stream
+    holds, fails with a message naming the learner's function and ``how`` it should draw;
+    the learner never sees this class's name.
+    """
+
+    _FAMILY = {
+        "random": "random",
+        "uniform": "random",
+        "integers": "integers",
+        "standard_normal": "standard_normal",
+        "normal": "standard_normal",
+    }
+
+    def __init__(self, stream: Any, *, family: str, name: str, how: str) -> None:
+        self._stream = np.asarray(stream).ravel()
+        self._family = family
+        self._name = name
+        self._how = how
+        self.drawn = 0
+        self.calls = 0
+
+    def __repr__(self) -> str:
+        return "rng"
+
+    def _take(self, size: Any) -> Any:
+        __tracebackhide__ = True
+        n = 1 if size is None else int(np.prod(size))
+        block = self._stream[self.drawn : self.drawn + n]
+        self.drawn += n
+        self.calls += 1
+        if block.size < n:
+            raise GradingError(
+                f"{self._name} drew more random numbers than it needs ({self.drawn} so far, "
+                f"{self._stream.size} expected in all): {self._how}."
+            )
+        if size is None:
+            return block[0].item()
+        return block.reshape(size)
+
+    def __getattr__(self, attr: str) -> Any:
+        __tracebackhide__ = True
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        if self._FAMILY.get(attr) != self._family:
+            raise GradingError(
+                f"{self._name} called rng.{attr}(...); this exercise draws its numbers in one "
+                f"way only, so that the checks can replay them: {self._how}."
+            )
+        return getattr(self, f"_draw_{attr}")
+
+    def _draw_random(self, size: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return self._take(size)
+
+    def _draw_uniform(self, low: float = 0.0, high: float = 1.0, size: Any = None) -> Any:
+        return low + (high - low) * np.asarray(self._take(size))
+
+    def _draw_integers(
+        self, low: Any, high: Any = None, size: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        return self._take(size)
+
+    def _draw_standard_normal(self, size: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return self._take(size)
+
+    def _draw_normal(self, loc: float = 0.0, scale: float = 1.0, size: Any = None) -> Any:
+        return loc + scale * np.asarray(self._take(size))
