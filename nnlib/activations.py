@@ -1,4 +1,5 @@
-"""Activation functions: plain values and ``*_forward`` / ``*_backward`` pairs.
+"""Activation functions: plain values, ``*_forward`` / ``*_backward`` pairs and the modules
+(``ReLU``, ``Sigmoid``, ``Tanh``, ``LeakyReLU``, ``Softmax``, ``LogSoftmax``).
 
 Elementwise activations accept any shape; ``softmax`` and ``log_softmax`` work over the last axis
 (``x`` is usually ``(N, K)`` or ``(K,)``). float32 inputs give float32 outputs, and each gradient
@@ -15,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from nnlib._validate import as_array
+from nnlib.module import Module, _require_cache
 
 __all__ = [
     "sigmoid",
@@ -36,6 +38,12 @@ __all__ = [
     "log_softmax_forward",
     "log_softmax_backward",
     "softmax_jacobian",
+    "ReLU",
+    "Sigmoid",
+    "Tanh",
+    "LeakyReLU",
+    "Softmax",
+    "LogSoftmax",
 ]
 
 
@@ -288,3 +296,95 @@ def softmax_jacobian(x: ArrayLike) -> np.ndarray:
     k = np.arange(x.shape[-1])
     jac[..., k, k] += p
     return jac
+
+
+# ---------------------------------------------------------------------------------------------
+# Modules
+# ---------------------------------------------------------------------------------------------
+
+
+class _Activation(Module):
+    """A parameter-free module over a ``*_forward`` / ``*_backward`` pair."""
+
+    def __init__(self) -> None:
+        self._cache: Any = None
+
+    def _forward(self, x: ArrayLike) -> tuple[np.ndarray, Any]:
+        raise NotImplementedError
+
+    def _backward(self, dout: ArrayLike, cache: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        out, self._cache = self._forward(x)
+        return out
+
+    def backward(self, dout: ArrayLike) -> np.ndarray:
+        return self._backward(dout, _require_cache(self, self._cache))
+
+
+class ReLU(_Activation):
+    """out = max(x, 0), relu'(0) = 0.  Shapes: x (any) -> out (same)."""
+
+    def _forward(self, x: ArrayLike) -> tuple[np.ndarray, Any]:
+        return relu_forward(x)
+
+    def _backward(self, dout: ArrayLike, cache: Any) -> np.ndarray:
+        return relu_backward(dout, cache)
+
+
+class Sigmoid(_Activation):
+    """out = 1 / (1 + exp(-x)).  Shapes: x (any) -> out (same)."""
+
+    def _forward(self, x: ArrayLike) -> tuple[np.ndarray, Any]:
+        return sigmoid_forward(x)
+
+    def _backward(self, dout: ArrayLike, cache: Any) -> np.ndarray:
+        return sigmoid_backward(dout, cache)
+
+
+class Tanh(_Activation):
+    """out = tanh(x).  Shapes: x (any) -> out (same)."""
+
+    def _forward(self, x: ArrayLike) -> tuple[np.ndarray, Any]:
+        return tanh_forward(x)
+
+    def _backward(self, dout: ArrayLike, cache: Any) -> np.ndarray:
+        return tanh_backward(dout, cache)
+
+
+class LeakyReLU(_Activation):
+    """out = x if x > 0 else negative_slope * x.  Shapes: x (any) -> out (same)."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def _forward(self, x: ArrayLike) -> tuple[np.ndarray, Any]:
+        return leaky_relu_forward(x, self.negative_slope)
+
+    def _backward(self, dout: ArrayLike, cache: Any) -> np.ndarray:
+        return leaky_relu_backward(dout, cache)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Softmax(_Activation):
+    """out = exp(x) / sum(exp(x)) over the last axis.  Shapes: x (N, K) or (K,) -> out (same)."""
+
+    def _forward(self, x: ArrayLike) -> tuple[np.ndarray, Any]:
+        return softmax_forward(x)
+
+    def _backward(self, dout: ArrayLike, cache: Any) -> np.ndarray:
+        return softmax_backward(dout, cache)
+
+
+class LogSoftmax(_Activation):
+    """out = x - logsumexp(x) over the last axis.  Shapes: x (N, K) or (K,) -> out (same)."""
+
+    def _forward(self, x: ArrayLike) -> tuple[np.ndarray, Any]:
+        return log_softmax_forward(x)
+
+    def _backward(self, dout: ArrayLike, cache: Any) -> np.ndarray:
+        return log_softmax_backward(dout, cache)

@@ -1,4 +1,4 @@
-"""Layers as ``*_forward`` / ``*_backward`` pairs.
+"""Layers as ``*_forward`` / ``*_backward`` pairs, and their modules (``Linear``).
 
 The dense layer stores ``W`` as ``(D_in, D_out)`` so that ``out = x @ W + b`` (CS231n, Keras);
 ``torch.nn.Linear`` stores the transpose. Each gradient has the dtype of the array it is the
@@ -7,12 +7,16 @@ gradient of, so a float32 model keeps float32 gradients.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, DTypeLike
 
-from nnlib._validate import as_array, check_ndim
+from nnlib._validate import as_array, check_ndim, check_positive_int, check_rng
+from nnlib.init import get_initializer
+from nnlib.module import Module, Parameter, _require_cache
 
-__all__ = ["linear_forward", "linear_backward"]
+__all__ = ["linear_forward", "linear_backward", "Linear"]
 
 LinearCache = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
 
@@ -79,3 +83,66 @@ def linear_backward(
     # A copy, so that accumulating into db (p.grad += db) can never write through to dout.
     db = None if b is None else np.array(db, dtype=b.dtype, copy=True)
     return dx, dW, db
+
+
+# ---------------------------------------------------------------------------------------------
+# Modules
+# ---------------------------------------------------------------------------------------------
+
+
+class Linear(Module):
+    """out = x @ W + b.  Shapes: x (N, D) or (D,), weight (D, M), bias (M,) -> out (N, M) or (M,).
+
+    ``weight`` is initialised by ``nnlib.init`` (``init`` names the scheme, default
+    "xavier_uniform") with the injected ``rng``; ``bias`` starts at zero; both have ``dtype``
+    (float32 trains faster, float64 is for gradient checks). The weight layout is the
+    transpose of ``torch.nn.Linear.weight``.
+    """
+
+    accepts_input_grad = True
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        rng: np.random.Generator,
+        init: str = "xavier_uniform",
+        bias: bool = True,
+        dtype: DTypeLike = np.float64,
+    ) -> None:
+        self.in_features = check_positive_int(in_features, "Linear", "in_features")
+        self.out_features = check_positive_int(out_features, "Linear", "out_features")
+        check_rng(rng, "Linear")
+        initializer = get_initializer(init)
+        W = initializer((self.in_features, self.out_features), rng=rng, dtype=dtype)
+        self.weight = Parameter(W)
+        self.bias = (
+            Parameter(np.zeros(self.out_features, dtype=self.weight.dtype)) if bias else None
+        )
+        self._cache: Any = None
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        b = self.bias.data if self.bias is not None else None
+        out, self._cache = linear_forward(x, self.weight.data, b)
+        return out
+
+    def backward(self, dout: ArrayLike, *, input_grad: bool = True) -> np.ndarray | None:
+        """dx = dout @ W.T; adds dW = x.T @ dout and db = dout summed over N into the grads.
+
+        ``input_grad=False`` skips dx and returns None (for a first layer, whose input is data).
+        """
+        dx, dW, db = linear_backward(
+            dout, _require_cache(self, self._cache), input_grad=input_grad
+        )
+        # linear_backward returns fresh arrays, so the first backward after zero_grad can keep them.
+        self.weight.accumulate_grad(dW)
+        if self.bias is not None and db is not None:
+            self.bias.accumulate_grad(db)
+        return dx
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )

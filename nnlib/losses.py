@@ -1,4 +1,5 @@
-"""Loss functions: each returns ``(loss, d_loss / d_first_argument)``.
+"""Loss functions: each returns ``(loss, d_loss / d_first_argument)``; the criteria modules
+(``MSELoss``, ``CrossEntropyLoss``, ...) keep that gradient for ``backward()``.
 
 The loss is the mean (over all elements for the elementwise losses, over the batch for the
 classification losses), and the gradient includes that 1/N, matching PyTorch's
@@ -8,13 +9,14 @@ first argument. Elementwise losses never broadcast: ``(N, 1)`` against ``(N,)`` 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from nnlib._validate import as_array, check_labels, check_ndim, check_positive, check_same_shape
 from nnlib.activations import _log_softmax, _sigmoid
+from nnlib.module import Module
 
 __all__ = [
     "mse_loss",
@@ -23,6 +25,12 @@ __all__ = [
     "bce_with_logits_loss",
     "softmax_cross_entropy_loss",
     "hinge_loss",
+    "MSELoss",
+    "L1Loss",
+    "HuberLoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "MultiClassHingeLoss",
 ]
 
 
@@ -166,3 +174,97 @@ def hinge_loss(
     ds[rows, y] = -np.sum(active, axis=1)
     ds /= N
     return float(loss), ds
+
+
+# ---------------------------------------------------------------------------------------------
+# Modules
+# ---------------------------------------------------------------------------------------------
+
+
+class _Loss(Module):
+    """``loss = crit(y_hat, y)`` returns a float and keeps d loss / d y_hat for ``backward()``."""
+
+    # Whether fit/evaluate report accuracy alongside this loss.
+    classification: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        self._grad: np.ndarray | None = None
+
+    def _loss(self, y_hat: ArrayLike, y: ArrayLike) -> tuple[float, np.ndarray]:
+        raise NotImplementedError
+
+    def forward(self, y_hat: ArrayLike, y: ArrayLike) -> float:
+        loss, self._grad = self._loss(y_hat, y)
+        return float(loss)
+
+    def backward(self, dout: float = 1.0) -> np.ndarray:
+        """d loss / d y_hat, scaled by the upstream scalar ``dout``.  Shape: that of y_hat."""
+        if self._grad is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before the loss")
+        return self._grad * dout
+
+
+class MSELoss(_Loss):
+    """loss = mean((y_hat - y)^2) over all elements.  Shapes: y_hat, y (same) -> float."""
+
+    def _loss(self, y_hat: ArrayLike, y: ArrayLike) -> tuple[float, np.ndarray]:
+        return mse_loss(y_hat, y)
+
+
+class L1Loss(_Loss):
+    """loss = mean(|y_hat - y|) over all elements.  Shapes: y_hat, y (same) -> float."""
+
+    def _loss(self, y_hat: ArrayLike, y: ArrayLike) -> tuple[float, np.ndarray]:
+        return mae_loss(y_hat, y)
+
+
+class HuberLoss(_Loss):
+    """loss = mean(0.5 r^2 if |r| <= delta else delta (|r| - delta / 2)), r = y_hat - y.
+    Shapes: y_hat, y (same) -> float."""
+
+    def __init__(self, delta: float = 1.0) -> None:
+        super().__init__()
+        self.delta = delta
+
+    def _loss(self, y_hat: ArrayLike, y: ArrayLike) -> tuple[float, np.ndarray]:
+        return huber_loss(y_hat, y, self.delta)
+
+    def extra_repr(self) -> str:
+        return f"delta={self.delta}"
+
+
+class BCEWithLogitsLoss(_Loss):
+    """loss = mean(max(z, 0) - z y + log(1 + exp(-|z|))).  Shapes: logits z, targets y in [0, 1]
+    (same) -> float."""
+
+    classification = True
+
+    def _loss(self, y_hat: ArrayLike, y: ArrayLike) -> tuple[float, np.ndarray]:
+        return bce_with_logits_loss(y_hat, y)
+
+
+class CrossEntropyLoss(_Loss):
+    """loss = mean over N of logsumexp(z_i) - z_i[y_i].  Shapes: logits z (N, K), y (N,) int
+    -> float."""
+
+    classification = True
+
+    def _loss(self, y_hat: ArrayLike, y: ArrayLike) -> tuple[float, np.ndarray]:
+        return softmax_cross_entropy_loss(y_hat, y)
+
+
+class MultiClassHingeLoss(_Loss):
+    """loss = mean over N of sum_{j != y_i} max(0, s_j - s_{y_i} + margin).  Shapes: scores s
+    (N, K), y (N,) int -> float.  (torch.nn.MultiMarginLoss also divides by K.)"""
+
+    classification = True
+
+    def __init__(self, margin: float = 1.0) -> None:
+        super().__init__()
+        self.margin = margin
+
+    def _loss(self, y_hat: ArrayLike, y: ArrayLike) -> tuple[float, np.ndarray]:
+        return hinge_loss(y_hat, y, self.margin)
+
+    def extra_repr(self) -> str:
+        return f"margin={self.margin}"

@@ -1,4 +1,5 @@
-"""Batch normalisation and layer normalisation as ``*_forward`` / ``*_backward`` pairs.
+"""Batch normalisation and layer normalisation as ``*_forward`` / ``*_backward`` pairs, and their
+modules (``BatchNorm1d``, ``LayerNorm``).
 
 Both follow PyTorch (``torch.nn.BatchNorm1d``, ``torch.nn.LayerNorm``):
 
@@ -11,7 +12,7 @@ Both follow PyTorch (``torch.nn.BatchNorm1d``, ``torch.nn.LayerNorm``):
 - layer norm normalises each example over its last axis and behaves the same in both modes.
 
 ``batchnorm_forward`` is pure: it returns the new running statistics instead of writing into
-the arrays it was given (``nnlib.modules.BatchNorm1d`` keeps them as buffers).
+the arrays it was given (the module ``BatchNorm1d`` keeps them as buffers).
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, DTypeLike
 
-from nnlib._validate import as_array, check_ndim, check_positive
+from nnlib._validate import as_array, check_ndim, check_positive, check_positive_int
+from nnlib.module import Module, Parameter, _require_cache
 
 __all__ = [
     "batchnorm_forward",
     "batchnorm_backward",
     "layernorm_forward",
     "layernorm_backward",
+    "BatchNorm1d",
+    "LayerNorm",
 ]
 
 #: (x_hat (N, D), gamma (D,), inv_std (D,), training): what batchnorm_backward needs.
@@ -200,3 +204,106 @@ def layernorm_backward(
         D * g - g.sum(axis=-1, keepdims=True) - x_hat * np.sum(g * x_hat, axis=-1, keepdims=True)
     )
     return dx, dgamma, dbeta
+
+
+# ---------------------------------------------------------------------------------------------
+# Modules
+# ---------------------------------------------------------------------------------------------
+
+
+class BatchNorm1d(Module):
+    """out = weight * (x - mean) / sqrt(var + eps) + bias per feature.  Shapes: x (N, D) ->
+    out (N, D), with D = num_features.
+
+    Training: the batch's statistics (N >= 2), and the buffers ``running_mean`` /
+    ``running_var`` move towards them by ``momentum`` (torch's convention, unbiased variance);
+    ``num_batches_tracked`` counts the updates. Evaluation: the running statistics. ``weight``
+    (gamma, starts at 1) and ``bias`` (beta, starts at 0) are Parameters; the buffers are not,
+    but ``state_dict()`` saves them under torch's names.
+    """
+
+    _buffer_names = ("running_mean", "running_var", "num_batches_tracked")
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        *,
+        dtype: DTypeLike = np.float64,
+    ) -> None:
+        self.num_features = check_positive_int(num_features, "BatchNorm1d", "num_features")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1], got {momentum!r}")
+        if not eps > 0:
+            raise ValueError(f"BatchNorm1d: eps must be > 0, got {eps!r}")
+        self.eps = float(eps)
+        self.momentum = float(momentum)
+        self.weight = Parameter(np.ones(self.num_features, dtype=dtype))
+        self.bias = Parameter(np.zeros(self.num_features, dtype=dtype))
+        self.running_mean: np.ndarray = np.zeros(self.num_features, dtype=dtype)
+        self.running_var: np.ndarray = np.ones(self.num_features, dtype=dtype)
+        self.num_batches_tracked: np.ndarray = np.array(0, dtype=np.int64)
+        self._cache: Any = None
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        out, self._cache, mean, var = batchnorm_forward(
+            x, self.weight.data, self.bias.data, self.running_mean, self.running_var,
+            training=self.training, momentum=self.momentum, eps=self.eps,
+        )
+        if self.training:
+            self.running_mean, self.running_var = mean, var
+            self.num_batches_tracked = self.num_batches_tracked + 1
+        return out
+
+    def backward(self, dout: ArrayLike) -> np.ndarray:
+        """dx; adds dgamma and dbeta into weight.grad and bias.grad."""
+        dx, dgamma, dbeta = batchnorm_backward(dout, _require_cache(self, self._cache))
+        self.weight.grad += dgamma
+        self.bias.grad += dbeta
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class LayerNorm(Module):
+    """out = weight * (x - mean) / sqrt(var + eps) + bias over the last axis of each example.
+    Shapes: x (..., D) -> out (same), with (D,) = normalized_shape.
+
+    The same in training and evaluation (no running statistics). ``weight`` starts at 1 and
+    ``bias`` at 0. Only a normalised shape of one axis is supported (an int or a 1-tuple).
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | tuple[int],
+        eps: float = 1e-5,
+        *,
+        dtype: DTypeLike = np.float64,
+    ) -> None:
+        shape = normalized_shape
+        if isinstance(shape, (tuple, list)) and len(shape) == 1:
+            shape = shape[0]
+        D = check_positive_int(shape, "LayerNorm", "normalized_shape")
+        if not eps > 0:
+            raise ValueError(f"LayerNorm: eps must be > 0, got {eps!r}")
+        self.normalized_shape = (D,)
+        self.eps = float(eps)
+        self.weight = Parameter(np.ones(D, dtype=dtype))
+        self.bias = Parameter(np.zeros(D, dtype=dtype))
+        self._cache: Any = None
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        out, self._cache = layernorm_forward(x, self.weight.data, self.bias.data, self.eps)
+        return out
+
+    def backward(self, dout: ArrayLike) -> np.ndarray:
+        """dx; adds dgamma and dbeta into weight.grad and bias.grad."""
+        dx, dgamma, dbeta = layernorm_backward(dout, _require_cache(self, self._cache))
+        self.weight.grad += dgamma
+        self.bias.grad += dbeta
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}"

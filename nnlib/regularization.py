@@ -1,4 +1,5 @@
-"""Regularisation: weight penalties, inverted dropout, and data augmentation for small images.
+"""Regularisation: weight penalties, inverted dropout (and its module ``Dropout``), and data
+augmentation for small images.
 
 Conventions (the same as PyTorch wherever PyTorch has the concept):
 
@@ -23,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from nnlib._validate import as_array, check_positive, check_rng
+from nnlib.module import Module
 
 __all__ = [
     "l1_penalty",
@@ -31,6 +33,7 @@ __all__ = [
     "dropout_backward",
     "random_shift",
     "add_gaussian_noise",
+    "Dropout",
 ]
 
 
@@ -198,3 +201,38 @@ def add_gaussian_noise(
     check_rng(rng, fn)
     noise = rng.standard_normal(images.shape)
     return (images + std * noise).astype(images.dtype, copy=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Modules
+# ---------------------------------------------------------------------------------------------
+
+
+class Dropout(Module):
+    """Inverted dropout: in training out = x * [u >= p] / (1 - p) with u = rng.random(x.shape)
+    drawn anew on every forward; in evaluation out = x.  Shapes: x (any) -> out (same).
+
+    ``p`` is the probability of dropping a unit (torch.nn.Dropout's convention); ``rng`` is the
+    injected generator the masks are drawn from. backward reuses the mask of the last forward.
+    """
+
+    def __init__(self, p: float = 0.5, *, rng: np.random.Generator) -> None:
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p (the drop probability) must be in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.rng = check_rng(rng, "Dropout")
+        self._cache: Any = None
+        self._called = False
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        out, self._cache = dropout_forward(x, self.p, training=self.training, rng=self.rng)
+        self._called = True
+        return out
+
+    def backward(self, dout: ArrayLike) -> np.ndarray:
+        if not self._called:
+            raise RuntimeError("Dropout.backward called before forward")
+        return dropout_backward(dout, self._cache)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

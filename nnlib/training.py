@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
 
 from nnlib._validate import as_array, check_labels, check_positive_int, check_rng
-from nnlib.modules import Linear, Module, Sequential, _Loss
+from nnlib.modules import Module, _Loss
 from nnlib.optim import Optimizer
 
 __all__ = [
@@ -324,7 +324,7 @@ def fit(
                         "the data for NaN/inf"
                     )
                 optimizer.zero_grad()
-                if isinstance(model, (Sequential, Linear)):
+                if model.accepts_input_grad:
                     model.backward(loss_fn.backward(), input_grad=False)  # X needs no gradient
                 else:
                     model.backward(loss_fn.backward())
