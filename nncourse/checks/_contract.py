@@ -291,3 +291,120 @@ class ScriptedRng:
 
     def _draw_normal(self, loc: float = 0.0, scale: float = 1.0, size: Any = None) -> Any:
         return loc + scale * np.asarray(self._take(size))
+
+
+def expect_number(
+    value: Any, *, name: str, what: str = "one number", advice: str = "",
+    python_float: bool = False,
+) -> float:
+    """``value`` is one number (0-d), not an array; returned as a float.
+
+    ``what`` says which number (``"the loss, one number (the mean)"``), ``advice`` the likely
+    cause when an array came back. With ``python_float``, a NumPy scalar or 0-d array is refused
+    too: the contract asks for a Python ``float`` (``float(...)``).
+    """
+    __tracebackhide__ = True
+    if value is None:
+        raise GradingError(
+            f"{name} returned None where {what} was expected: did you forget the `return`?"
+        )
+    if isinstance(value, tuple | list):
+        raise GradingError(
+            f"{name} returned a {type(value).__name__} of {len(value)} items where {what} was "
+            "expected."
+        )
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        raise GradingError(
+            f"{name} returned an array of shape {value.shape} where {what} was expected"
+            + (f": {advice}" if advice else ".")
+            + " Wrap the final number in float(...) once it is a single number."
+        )
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise GradingError(
+            f"{name} returned a {type(value).__name__} where {what} was expected."
+        ) from None
+    if python_float and not isinstance(value, float):
+        raise GradingError(
+            f"{name} returned a {type(value).__name__} where {what} was expected as a Python "
+            "float: wrap the result in float(...)."
+        )
+    return number
+
+
+def expect_order(
+    values: Sequence[Any], expected: Sequence[Any], names: Sequence[str], *, name: str
+) -> None:
+    """The returned ``values`` are ``expected`` in the order ``names``, not a permutation.
+
+    Fails with a message naming the order that came back when the values, matched by shape
+    (or by value, when the shapes cannot tell them apart), are the expected ones permuted.
+    Does nothing otherwise: the value checks that follow report any other difference.
+    """
+    __tracebackhide__ = True
+    import itertools
+
+    n = len(expected)
+    if len(values) != n:
+        return
+    want = "(" + ", ".join(names) + ")"
+
+    def fail(perm: tuple[int, ...]) -> None:
+        got = "(" + ", ".join(names[j] for j in perm) + ")"
+        raise GradingError(
+            f"{name} returned its values in the wrong order: they look like {got}, but the "
+            f"contract is {want}. Return them in that order."
+        )
+
+    shapes = [np.shape(v) for v in values]
+    wanted = [np.shape(e) for e in expected]
+    if shapes != wanted:
+        for perm in itertools.permutations(range(n)):
+            if perm != tuple(range(n)) and all(shapes[i] == wanted[j] for i, j in enumerate(perm)):
+                fail(perm)
+        return
+    if all(looks_like(v, e) for v, e in zip(values, expected, strict=True)):
+        return
+    for perm in itertools.permutations(range(n)):
+        if perm != tuple(range(n)) and all(
+            looks_like(values[i], expected[j]) for i, j in enumerate(perm)
+        ):
+            fail(perm)
+
+
+def expect_injected_rng(
+    draw: Callable[[np.random.Generator], Any], *, name: str, how: str
+) -> None:
+    """``draw(rng)`` draws from the generator it is given, and only from it.
+
+    Calls ``draw`` twice with one fresh generator and fails when NumPy's hidden global
+    generator moved (``np.random.normal``, ``np.random.rand``...), or when both calls returned
+    the same numbers (a new generator made inside the function). ``how`` names the draw the
+    exercise asks for, for example ``"rng.uniform(-a, a, size=shape)"``.
+    """
+    __tracebackhide__ = True
+    state = np.random.get_state()  # noqa: NPY002 (watching the legacy global generator)
+    try:
+        g = np.random.default_rng(0)
+        first, second = draw(g), draw(g)
+        moved = any(
+            not np.array_equal(now, then)
+            for now, then in zip(np.random.get_state()[1:3], state[1:3], strict=True)  # noqa: NPY002
+        )
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
+    if moved:
+        raise GradingError(
+            f"{name} used NumPy's global generator (np.random.normal, np.random.uniform, "
+            f"np.random.rand, ...): draw from the generator passed as rng instead, with {how}."
+        )
+    if looks_like(first, second):
+        raise GradingError(
+            f"two calls of {name} with the same generator returned the same numbers: draw from "
+            f"the rng you are given ({how}) instead of creating a new generator inside the "
+            "function."
+        )
+
+
+__all__ += ["expect_number", "expect_order", "expect_injected_rng"]
