@@ -118,12 +118,26 @@ def test_structure_follows_the_grading_contract(name):
                 f"the locked test cell should follow solution cell {cell.id} immediately"
             )
             assert re.search(rf"\b{func}\b", nxt.source), f"{nxt.id} does not name {func}"
-            assert f"forbid_reference({func}" in nxt.source, f"{nxt.id} has no delegation guard"
+            assert f"forbid_reference({func}" in nxt.source or _module_guards(nxt.source, func), (
+                f"{nxt.id} has no delegation guard"
+            )
         if is_test(cell):
             meta = nbg(cell)
             assert meta.get("locked") and meta.get("points", 0) > 0, cell.id
             assert HIDDEN_RE.search(cell.source), f"{cell.id} has no hidden tests"
             assert not re.search(r"^\s*print\(.*expected", cell.source, re.M | re.I)
+
+
+def _module_guards(cell_source: str, func: str) -> bool:
+    """The cell calls ``checks.<func>(...)`` of ``nncourse.checks.<lesson>``, which guards."""
+    import importlib
+    import inspect
+
+    m = re.search(r"^from nncourse\.checks import (\w+) as checks$", cell_source, re.M)
+    if not m or not re.search(rf"^checks\.{func}\({func}\b", cell_source, re.M):
+        return False
+    check = getattr(importlib.import_module(f"nncourse.checks.{m.group(1)}"), func, None)
+    return check is not None and "forbid_reference(" in inspect.getsource(inspect.unwrap(check))
 
 
 def _execute(path, allow_errors):
