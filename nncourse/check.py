@@ -10,37 +10,132 @@ It runs a copy of the saved notebook (save first!) in a fresh kernel, with the s
 time limits as the autograder, and reports every test cell: PASS, or FAIL with the first line
 of its message. Written answers are listed as graded by hand. Cells outside the tests that
 raise an error are reported too, since the tests after them cannot pass.
+
+Per-cell time limits (the autograder uses the same function, :func:`cell_timeout`)
+-----------------------------------------------------------------------------------
+A grader on a loaded machine must never turn an honest cell into a zero, so every limit is at
+least ``MARGIN`` (4) times the CPU time the honest cell needs, as measured by ``make bench``
+(``bench/RESULTS.md``; the bench fails when a cell's margin drops below 4):
+
+- a check (autograded test) cell: ``TEST_CELL_SECONDS`` = 20 s, four times its 5 s budget;
+- any other cell: ``OTHER_CELL_SECONDS`` = 20 s, unless the release grants it more in its
+  ``metadata.nnlib.timeout`` (a training cell, say), at most ``MAX_CELL_SECONDS`` = 120 s.
+
+The limits come from the *release*, the student notebooks in ``course/`` (generated from
+``solutions/`` by ``make release``), matched by the cell's nbgrader ``grade_id`` or else by its
+cell id: never from the metadata of the notebook being run, which a student can edit. A cell
+the release does not know (one the student added) gets ``OTHER_CELL_SECONDS``. Whatever a
+submission does to its ids, it can only pick a limit the release grants to some cell, never
+more than ``MAX_CELL_SECONDS``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
+import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cell_timeout", "CellVerdict", "check_notebook", "main"]
+__all__ = ["cell_timeout", "release_limits", "release_timeouts", "CellVerdict",
+           "check_notebook", "main"]
 
-#: Seconds a test cell may run (the budget is 5 s; twice that before it is interrupted).
-TEST_CELL_SECONDS = 10
-#: Seconds any other cell may run, unless its source grants more via ``metadata.nnlib.timeout``.
+#: Seconds a check cell may run: 4x its 5 s budget (bench/ measures the honest cells).
+TEST_CELL_SECONDS = 20
+#: Seconds any other cell may run, unless the release grants it more (``metadata.nnlib.timeout``).
 OTHER_CELL_SECONDS = 20
-#: No cell may ask for more than this, whatever its metadata says.
-MAX_CELL_SECONDS = 60
+#: No cell is granted more than this, whatever the release says.
+MAX_CELL_SECONDS = 120
+#: Every limit must be at least this many times the honest cell's CPU time (``make bench``).
+MARGIN = 4
+
+#: The release the limits are read from: course/ beside this package (the repository).
+COURSE_DIR = Path(__file__).resolve().parent.parent / "course"
 
 
-def cell_timeout(cell: Any) -> int:
-    """Seconds to wait for one cell before interrupting it (used by the autograder too)."""
-    meta = cell.get("metadata", {})
-    nbg = meta.get("nbgrader", {})
-    if nbg.get("grade") and not nbg.get("solution"):
-        return TEST_CELL_SECONDS
-    requested = meta.get("nnlib", {}).get("timeout")
+@dataclass(frozen=True)
+class ReleaseLimits:
+    """What the release says about time limits: its check cells, and the seconds it grants."""
+
+    tests: frozenset[str]  # grade ids of the release's check cells
+    granted: dict[str, int]  # "grade_id:<id>" or "id:<cell id>" -> seconds
+
+
+def _granted(meta: Any) -> int | None:
+    requested = meta.get("nnlib", {}).get("timeout") if isinstance(meta, dict) else None
     if isinstance(requested, int | float) and not isinstance(requested, bool) and requested > 0:
         return int(min(requested, MAX_CELL_SECONDS))
-    return OTHER_CELL_SECONDS
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def _load_release(course_dir: str, stamp: tuple[tuple[str, int], ...]) -> ReleaseLimits:
+    tests: set[str] = set()
+    granted: dict[str, int] = {}
+    for path, _ in stamp:
+        try:
+            cells = json.loads(Path(path).read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a notebook being edited: its cells keep the default limits
+        for cell in cells if isinstance(cells, list) else []:
+            meta = cell.get("metadata", {}) if isinstance(cell, dict) else {}
+            nbg = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
+            grade_id = nbg.get("grade_id") if isinstance(nbg, dict) else None
+            if grade_id and nbg.get("grade") and not nbg.get("solution"):
+                tests.add(str(grade_id))
+            seconds = _granted(meta)
+            if seconds is None:
+                continue
+            # An id granted different limits in two notebooks keeps the larger one: the
+            # function cannot tell the notebooks apart, and must not cut an honest cell short.
+            for key in ([f"grade_id:{grade_id}"] if grade_id else []) + (
+                    [f"id:{cell['id']}"] if cell.get("id") else []):
+                granted[key] = max(granted.get(key, 0), seconds)
+    return ReleaseLimits(frozenset(tests), granted)
+
+
+def release_limits(course_dir: str | Path | None = None) -> ReleaseLimits:
+    """The limits of the release in ``course_dir`` (default :data:`COURSE_DIR`), re-read
+    whenever one of its notebooks changes."""
+    root = Path(course_dir) if course_dir is not None else COURSE_DIR
+    stamp = []
+    for path in sorted(root.glob("*/*.ipynb")):
+        try:
+            stamp.append((str(path), path.stat().st_mtime_ns))
+        except OSError:
+            continue
+    return _load_release(str(root), tuple(stamp))
+
+
+def cell_timeout(cell: Any, release: str | Path | None = None) -> int:
+    """Seconds to wait for one cell before interrupting it (the autograder uses it too).
+
+    The limit comes from the release in ``release`` (default :data:`COURSE_DIR`), looked up by
+    the cell's nbgrader grade id, else by its cell id; the cell's own ``metadata.nnlib`` is
+    never read. See the module docstring for the values and why.
+    """
+    meta = cell.get("metadata", {}) or {}
+    nbg = meta.get("nbgrader", {}) or {}
+    grade_id = nbg.get("grade_id")
+    limits = release_limits(release)
+    is_test = bool(nbg.get("grade") and not nbg.get("solution")) or grade_id in limits.tests
+    base = TEST_CELL_SECONDS if is_test else OTHER_CELL_SECONDS
+    for key in (f"grade_id:{grade_id}" if grade_id else None,
+                f"id:{cell.get('id')}" if cell.get("id") else None):
+        if key in limits.granted:
+            return max(base, limits.granted[key])
+    return base
+
+
+def release_timeouts(course_dir: str | Path) -> Callable[[Any], int]:
+    """:func:`cell_timeout` bound to the release in ``course_dir``: nbgrader's
+    ``Execute.timeout_func`` for a course whose release is not :data:`COURSE_DIR`."""
+    return functools.partial(cell_timeout, release=os.fspath(course_dir))
 
 
 @dataclass

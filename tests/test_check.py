@@ -5,7 +5,6 @@ import sys
 import pytest
 
 from nbtools import ROOT, release_path, run, source_path
-from nncourse.check import cell_timeout
 
 pytestmark = pytest.mark.slow
 
@@ -28,13 +27,3 @@ def test_solved_notebook_passes_and_accepts_a_short_name(tmp_path):
     assert "2 of 2 visible checks pass (5 of 5 points)" in proc.stdout
     short = run([sys.executable, "-m", "nncourse.check", "00"], cwd=ROOT, check=False)
     assert "course/00_getting_started/00_getting_started.ipynb" in short.stdout
-
-
-def test_cell_timeouts():
-    test_cell = {"metadata": {"nbgrader": {"grade": True, "solution": False},
-                              "nnlib": {"timeout": 500}}}
-    assert cell_timeout(test_cell) == 10
-    assert cell_timeout({"metadata": {}}) == 20
-    assert cell_timeout({"metadata": {"nnlib": {"timeout": 40}}}) == 40
-    assert cell_timeout({"metadata": {"nnlib": {"timeout": 10**6}}}) == 60
-    assert cell_timeout({"metadata": {"nnlib": {"timeout": True}}}) == 20
