@@ -74,6 +74,7 @@ import functools
 import importlib
 import importlib.util
 import string
+import sys
 import types
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -88,6 +89,7 @@ __all__ = [
     "trusted_sources",
     "explain",
     "tampered_helpers",
+    "require_genuine_helpers",
 ]
 
 
@@ -171,7 +173,7 @@ _MODULE_RULES: dict[str, str] = {
                     "frame-inspection"),
     **dict.fromkeys(("types", "dis", "code", "codeop", "ast", "marshal", "py_compile",
                      "compileall", "opcode"), "code-object"),
-    **dict.fromkeys(("builtins", "__builtin__", "operator", "copyreg"), "builtins"),
+    **dict.fromkeys(("builtins", "__builtin__", "copyreg"), "builtins"),
     **dict.fromkeys(("IPython", "ipykernel", "jupyter_client", "zmq", "tornado", "nbformat",
                      "nbclient", "nbconvert", "nbgrader", "traitlets"), "ipython"),
     **dict.fromkeys(("pickle", "cPickle", "dill", "cloudpickle", "shelve", "dbm"),
@@ -180,7 +182,8 @@ _MODULE_RULES: dict[str, str] = {
                      "zipfile", "tarfile", "gzip", "bz2", "lzma", "csv", "filecmp", "mmap"),
                     "file-access"),
     **dict.fromkeys(("ctypes", "cffi"), "raw-memory"),
-    **dict.fromkeys(("string", "timeit", "doctest", "unittest", "contextvars"), "dynamic-code"),
+    **dict.fromkeys(("string", "timeit", "doctest", "unittest", "contextvars", "operator"),
+                    "dynamic-code"),
     "trace": "frame-inspection",  # the module; `.trace` (np.trace) stays an allowed attribute
 }
 #: Attribute names refused on anything (they lead to a refused module or to its powers).
@@ -283,9 +286,22 @@ def _module_rule(dotted: str) -> str | None:
     for i in range(len(parts), 0, -1):
         if ".".join(parts[:i]) in ALLOWED_MODULES:
             if parts[0] == "sys" and len(parts) > 1:
-                return "frame-inspection"
+                return _sys_rule(parts[1])
             return None
     return _MODULE_RULES.get(parts[0], "import")
+
+
+def _sys_rule(attr: str) -> str:
+    """The rule of a refused attribute of ``sys``."""
+    if attr in ("_getframe", "settrace", "setprofile", "gettrace", "getprofile", "exc_info",
+                "exception", "last_traceback", "last_value", "excepthook", "displayhook",
+                "_current_frames", "audit", "addaudithook"):
+        return "frame-inspection"
+    if attr in ("exit",):
+        return "process"
+    if attr.startswith("_"):
+        return "private"
+    return "import"  # sys.modules, sys.path, sys.meta_path and the rest of the machinery
 
 
 def _dunder(name: str) -> bool:
@@ -550,9 +566,8 @@ class _Scanner(ast.NodeVisitor):
         elif chain and self.ctx.imports.get(chain[0]) == "sys":
             first = ([*chain[1], attr])[0]
             if first not in SYS_ALLOWED:
-                self.flag(node, "frame-inspection",
-                          f"`sys.{first}` (only sys.stderr, sys.stdout and sys.version... are "
-                          "allowed)")
+                self.flag(node, _sys_rule(first), f"`sys.{first}` (of sys, graded work may use "
+                          "sys.stderr, sys.stdout and sys.version only)")
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         self.check_attr_name(node, node.value, node.attr)
@@ -700,7 +715,7 @@ class _Scanner(ast.NodeVisitor):
             elif sub_rule is not None:
                 self.flag(node, sub_rule, f"`{full}`")
             elif module == "sys" and alias.name not in SYS_ALLOWED:
-                self.flag(node, "frame-inspection", f"`sys.{alias.name}`")
+                self.flag(node, _sys_rule(alias.name), f"`sys.{alias.name}`")
             elif alias.name in _DENIED_ATTRS and full not in _SAFE_CHAINS:
                 self.flag(node, _DENIED_ATTRS[alias.name], f"`{full}`")
             elif alias.name in _RAW_ATTRS:
@@ -1057,58 +1072,88 @@ _GUARDED: dict[str, tuple[str, ...]] = {
                          "_shape_message", "_static_use", "_is_ref", "_snapshot"),
     "nncourse.checks._contract": ("exercise_check", "call", "expect_arity", "expect_array",
                                   "expect_unchanged", "expect_keys"),
-    "builtins": ("isinstance", "len", "print", "type", "getattr", "hasattr", "callable",
-                 "float", "int", "bool", "str", "repr", "abs", "all", "any", "range", "zip"),
+    "builtins": ("isinstance", "len", "print", "getattr", "hasattr", "callable", "repr", "abs",
+                 "all", "any", "issubclass", "id"),
 }
+
+
+def _home(top: str) -> str | None:
+    """Where the package ``top`` lives on sys.path, found without looking at sys.modules."""
+    from importlib.machinery import PathFinder
+
+    spec = PathFinder.find_spec(top)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return str(Path(list(spec.submodule_search_locations)[0])) + "/"
+
+
+#: Computed when the policy is imported, so that the check below calls no library code.
+_HOMES: dict[str, str | None] = {top: _home(top) for top in ("numpy", "nncourse")}
+_FUNCTION = types.FunctionType
+_BUILTIN = types.BuiltinFunctionType
+_MODULE = types.ModuleType
+
+
+def _genuine(obj: Any, name: str, home: str | None) -> bool:
+    # Only attribute lookups and comparisons: the built-in functions may be the fakes.
+    cls = obj.__class__
+    if cls.__name__ == "_ArrayFunctionDispatcher" and cls.__module__ == "numpy":
+        obj = obj._implementation
+        cls = obj.__class__
+    if cls is _FUNCTION:
+        code = obj.__code__
+        return (home is not None and code.co_filename.startswith(home)
+                and code.co_name == name and obj.__name__ == name)
+    if cls is _BUILTIN or (cls.__name__ == "ufunc" and cls.__module__ == "numpy"):
+        return obj.__name__ == name
+    return False
 
 
 def tampered_helpers() -> list[str]:
     """Names of grading helpers that are not the genuine ones in this process (cheap).
 
-    A genuine Python function was compiled from its own module's file; a genuine C function is
-    a builtin or a ufunc. A replacement defined in a notebook (or a ``__code__`` swap) is not.
+    A genuine Python function was compiled from a file of its own package (found on sys.path
+    when this module was imported, not through ``sys.modules``) and carries its own name; a
+    genuine C function is a builtin or a ufunc of that name. A replacement defined in a
+    notebook, a sibling swapped in, or a ``__code__`` swap is not. It calls no built-in
+    function, since those may be the ones replaced. Defence in depth: the policy refuses every
+    way of doing any of this, and the sandbox confines what slips through.
     """
-    import sys
-
     problems: list[str] = []
     for modname, names in _GUARDED.items():
         module = sys.modules.get(modname)
         if module is None:
             continue
-        if not isinstance(module, types.ModuleType):
+        if module.__class__ is not _MODULE:
             problems.append(modname)
             continue
-        home = getattr(module, "__file__", None)
-        if modname == "builtins":
-            home = None
-        elif not home or "site-packages" not in home and not home.startswith(
-            str(Path(__file__).resolve().parent.parent)
-        ):
-            problems.append(f"{modname} (loaded from {home})")
+        home = None if modname == "builtins" else _HOMES.get(modname.split(".")[0])
+        if home is not None and not (module.__dict__.get("__file__") or "").startswith(home):
+            problems.append(f"{modname} (not loaded from its package)")
             continue
-        top = Path(home).parent if home else None
         for name in names:
-            obj = module.__dict__.get(name, getattr(module, name, None))
-            if obj is None:
-                continue
-            if modname == "builtins":
-                ok = isinstance(obj, type) or (
-                    isinstance(obj, types.BuiltinFunctionType) and obj.__module__ == "builtins"
-                )
-            elif isinstance(obj, types.FunctionType):
-                inner = obj
-                while isinstance(getattr(inner, "__wrapped__", None), types.FunctionType):
-                    inner = inner.__wrapped__
-                filename = inner.__code__.co_filename
-                ok = top is not None and Path(filename).resolve().is_relative_to(
-                    top.resolve()
-                ) and filename != "<string>"
-                if ok and obj.__code__.co_filename != inner.__code__.co_filename:
-                    ok = Path(obj.__code__.co_filename).resolve().is_relative_to(
-                        Path(__file__).resolve().parent.parent
-                    ) or "site-packages" in obj.__code__.co_filename
-            else:
-                ok = type(obj).__module__ in ("builtins", "numpy") or isinstance(obj, type)
-            if not ok:
+            obj = module.__dict__.get(name)
+            if obj is not None and not _genuine(obj, name, home):
                 problems.append(f"{modname}.{name}")
     return problems
+
+
+def require_genuine_helpers() -> None:
+    """Raise :class:`~nncourse.testing.GradingError` when a grading helper was replaced.
+
+    Called by every lesson check before it runs (``exercise_check``): a notebook that replaced
+    ``np.allclose`` or ``assert_close`` scores what blank work scores on every check after it.
+    """
+    __tracebackhide__ = True
+    try:
+        problems = tampered_helpers()
+    except Exception:  # noqa: BLE001 (a replaced builtin broke the inspection itself)
+        problems = ["(the helpers could not even be inspected)"]
+    if problems:
+        from nncourse.testing import GradingError
+
+        raise GradingError(
+            "The grading helpers were changed in this notebook (" + ", ".join(problems[:4])
+            + "), so this check cannot run and scores 0. Restart the kernel and run the "
+            "notebook again without the cell that replaces them."
+        )

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from nncourse.policy import require_genuine_helpers
 from nncourse.testing import GradingError, _same, explain_exception
 
 __all__ = [
@@ -52,11 +53,15 @@ def exercise_check(check: F) -> F:
       its points.
     - The check's own frames are hidden from IPython's traceback, so the learner sees the
       message, not the checking code.
+    - Before it runs, the grading helpers it relies on (``nncourse.testing``, this module,
+      NumPy's comparison functions, the builtins) are verified to be the genuine ones
+      (:func:`nncourse.policy.require_genuine_helpers`): a notebook that replaced them scores 0.
     """
 
     @functools.wraps(check)
     def wrapper(*args: Any, **kwargs: Any) -> None:
         __tracebackhide__ = True
+        require_genuine_helpers()
         captured = _Captured()
         _ACTIVE.append(captured)
         try:
