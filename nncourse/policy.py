@@ -570,6 +570,8 @@ class _Scanner(ast.NodeVisitor):
                           "sys.stderr, sys.stdout and sys.version only)")
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
+        if id(node) in self.skip:
+            return
         self.check_attr_name(node, node.value, node.attr)
         if node.attr in ("format", "format_map"):
             self.check_format(node)
@@ -620,14 +622,20 @@ class _Scanner(ast.NodeVisitor):
     # -- calls -----------------------------------------------------------------------------
 
     def visit_Call(self, node: ast.Call) -> None:
+        if id(node) in self.skip:
+            return
         func = node.func
         fname = func.id if isinstance(func, ast.Name) else None
-        if fname in ("getattr", "setattr", "delattr", "hasattr"):
+        if fname == "hasattr" and len(node.args) >= 2:
+            self.skip.add(id(node.args[1]))  # a yes/no answer reveals nothing: any name will do
+        elif fname in ("getattr", "setattr", "delattr"):
             name = _literal_str(node.args[1]) if len(node.args) >= 2 else None
             if name is None:
-                if fname != "hasattr":
-                    self.flag(node, "dynamic-code", f"`{fname}` with a name that is not a "
-                              "literal string")
+                self.flag(node, "dynamic-code", f"`{fname}` with a name that is not a literal "
+                          "string")
+            elif name in ("format", "format_map"):
+                self.flag(node, "dynamic-code", f"`{fname}` of `{name}` (call it directly on a "
+                          "literal template, or use an f-string)")
             elif node.args:
                 self.check_attr_name(node, node.args[0], name)
                 if fname in ("setattr", "delattr"):
@@ -841,6 +849,8 @@ class _Scanner(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
+        if id(node) in self.skip:
+            return
         if (
             isinstance(node.value, str)
             and id(node) not in self.docstrings
@@ -905,7 +915,7 @@ def _parse(source: str) -> tuple[ast.Module | None, tuple[_Raw, ...], frozenset[
         raw = raw_lines[line - 1] if line - 1 < len(raw_lines) else ""
         if "get_ipython" in raw:
             continue  # written by hand: the ipython rule reports it
-        skip.add(id(node.func.value.func))
+        skip.update(id(n) for n in ast.walk(node))  # reported once, as the magic it is
         first = _literal_str(node.args[0]) if node.args else None
         if node.func.attr == "run_line_magic" and first == "matplotlib":
             continue
