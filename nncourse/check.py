@@ -9,7 +9,10 @@ used in scripts too::
 It runs a copy of the saved notebook (save first!) in a fresh kernel, with the same per-cell
 time limits as the autograder, and reports every test cell: PASS, or FAIL with the first line
 of its message. Written answers are listed as graded by hand. Cells outside the tests that
-raise an error are reported too, since the tests after them cannot pass.
+raise an error are reported too, since the tests after them cannot pass. Before running, it
+applies the grader's policy for graded code (:mod:`nncourse.policy`) and lists each refused
+line as REFUSED, with its cell, line and reason: the grader would hold such a notebook for
+review.
 
 Per-cell time limits (the autograder uses the same function, :func:`cell_timeout`)
 -----------------------------------------------------------------------------------
@@ -143,7 +146,7 @@ class CellVerdict:
     """What happened to one cell that matters for grading."""
 
     grade_id: str
-    kind: str  # "test", "written", or "cell"
+    kind: str  # "test", "written", "cell", or "policy" (a line the grader would refuse)
     points: float
     passed: bool | None  # None: graded by hand
     message: str = ""
@@ -164,6 +167,9 @@ def check_notebook(path: str | Path) -> tuple[list[CellVerdict], float]:
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
+    from nncourse.policy import scan_notebook
+
+    refused = scan_notebook(nb)  # what the grader would hold for review, said first
     client = NotebookClient(
         nb,
         timeout=OTHER_CELL_SECONDS,
@@ -177,7 +183,8 @@ def check_notebook(path: str | Path) -> tuple[list[CellVerdict], float]:
     client.execute()
     seconds = time.perf_counter() - start
 
-    verdicts: list[CellVerdict] = []
+    verdicts = [CellVerdict(f"policy: {f.rule}", "policy", 0.0, False, f.message)
+                for f in refused]
     section = "the top of the notebook"
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
@@ -244,9 +251,11 @@ def render(verdicts: list[CellVerdict], seconds: float, path: Path) -> str:
         elif v.kind == "cell":
             verdict = (f"ERROR  {v.message}  (this cell may run a function you wrote above: "
                        "fix that first; later cells may depend on it)")
+        elif v.kind == "policy":
+            verdict = f"REFUSED  {v.message}"
         else:
             verdict = "PASS" if v.passed else f"FAIL   {v.message}"
-        points = f"{v.points:g}" if v.kind != "cell" else "-"
+        points = f"{v.points:g}" if v.kind not in ("cell", "policy") else "-"
         lines.append(f"  {v.grade_id:<{width}}  {points:>6}  {verdict}")
     tests = [v for v in verdicts if v.kind == "test"]
     passed = [v for v in tests if v.passed]
@@ -257,6 +266,11 @@ def render(verdicts: list[CellVerdict], seconds: float, path: Path) -> str:
         f"{len(passed)} of {len(tests)} visible checks pass ({earned:g} of {total:g} points). "
         "The grader also runs hidden tests, so a pass here is necessary, not sufficient.",
     ]
+    refused = [v for v in verdicts if v.kind == "policy"]
+    if refused:
+        lines.append(f"{len(refused)} line{'s' if len(refused) != 1 else ''} of this notebook "
+                     "use what graded work may not (REFUSED above): the grader would hold it "
+                     "for review and withhold its score.")
     return "\n".join(lines)
 
 
@@ -267,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     path = _resolve(args.notebook)
     verdicts, seconds = check_notebook(path)
     print(render(verdicts, seconds, path))
-    ok = all(v.passed for v in verdicts if v.kind in ("test", "cell"))
+    ok = all(v.passed for v in verdicts if v.kind in ("test", "cell", "policy"))
     return 0 if ok else 1
 
 

@@ -412,3 +412,50 @@ def test_allow_list_and_deny_list_do_not_overlap() -> None:
 def test_solutions_folder_is_where_the_trust_comes_from() -> None:
     assert (SOLUTIONS.parent / "nncourse" / "policy.py").exists()
     assert policy._default_trusted()
+
+
+# ---------------------------------------------------------------------------------------------
+# nnlib-check says it first, in a real kernel
+# ---------------------------------------------------------------------------------------------
+
+FRAME_ATTACK = '''def double(x):
+    """2 * x."""
+    import inspect
+    return inspect.currentframe().f_back.f_locals["ref_out"]   # the checker's answer
+'''
+FRAME_CHECK = '''from nncourse.testing import check_against_reference
+check_against_reference(double, lambda x: 2 * x, lambda rng, kind: (rng.normal(size=3),),
+                        name="double", seed=5)
+print("✔ double passes")
+'''
+
+
+@pytest.mark.slow
+def test_nnlib_check_reports_a_frame_attack_that_works_in_the_kernel(tmp_path, capsys) -> None:
+    from nncourse.check import check_notebook, main
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import numpy as np", id="setup"),
+        nbformat.v4.new_code_cell(FRAME_ATTACK, id="double"),
+        nbformat.v4.new_code_cell(FRAME_CHECK, id="test-double"),
+    ]
+    nb.cells[1].metadata["nbgrader"] = {"grade_id": "double", "solution": True,
+                                        "grade": False, "locked": False}
+    nb.cells[2].metadata["nbgrader"] = {"grade_id": "test-double", "solution": False,
+                                        "grade": True, "locked": True, "points": 1}
+    path = tmp_path / "attacked.ipynb"
+    nbformat.write(nb, path)
+
+    verdicts, _ = check_notebook(path)
+    by_kind = {v.kind: v for v in verdicts}
+    # The attack does work in the kernel (the check passes on a function that computes
+    # nothing), which is why the policy refuses it before anything runs.
+    assert by_kind["test"].passed
+    refused = [v for v in verdicts if v.kind == "policy"]
+    assert {v.grade_id for v in refused} == {"policy: frame-inspection"}
+    assert any("cell 2 [double]" in v.message and "line 3" in v.message for v in refused)
+
+    assert main([str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "REFUSED" in out and "the grader would hold it for review" in out
