@@ -321,7 +321,7 @@ def expect_number(
     if isinstance(value, np.ndarray) and value.ndim > 0:
         raise GradingError(
             f"{name} returned an array of shape {value.shape} where {what} was expected"
-            + (f": {advice}" if advice else ".")
+            + (f": {advice.rstrip('.')}." if advice else ".")
             + " Wrap the final number in float(...) once it is a single number."
         )
     try:
