@@ -6,9 +6,14 @@ in ``autograder/``. Every path is computed from this file, so nbgrader works fro
 """
 
 import os
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+# `nbgrader` (the console script) does not put the working directory on sys.path; the course's
+# preprocessors live in autograder/ beside this file.
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
@@ -34,6 +39,36 @@ c.Exchange.root = os.path.join(HERE, "exchange")
 c.OverwriteCells.add_missing_cells = True
 
 # ---- Executing submissions ------------------------------------------------------------------
+# Each submission's kernel runs in a bubblewrap sandbox (autograder/sandbox.py): it reads only
+# its own folder and the installed environment, writes only a scratch copy, has no network, is
+# bounded in memory, processes and time, and takes everything it started down with it. Its
+# hidden cases are salted with a per-course secret and the student id; a policy check reads the
+# submitted code first; each notebook has a total time limit (GradingExecute.notebook_timeout);
+# a kernel killed by exit() or os._exit costs only that cell. See autograder/preprocessors.py.
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearOutput,
+    IgnorePattern,
+    LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
+
+from autograder.preprocessors import (  # noqa: E402
+    DeduplicateCells,
+    GradingExecute,
+    RestoreHiddenTests,
+)
+
+c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateCells, OverwriteKernelspec,
+                                      RestoreHiddenTests, OverwriteCells, CheckCellMetadata]
+c.Autograde.autograde_preprocessors = [GradingExecute, IgnorePattern, ClearMetadataPreprocessor,
+                                       LimitOutput, SaveAutoGrades, AssignLatePenalties,
+                                       CheckCellMetadata]
+c.GradingExecute.notebook_timeout = 180
 # Per-cell time limits, the same function `nnlib-check` uses: a check cell gets 20 s (4x its 5 s
 # budget), other cells 20 s unless the release (course/) grants more in metadata.nnlib.timeout,
 # at most 120 s; a submission's own metadata is never read. `make bench` checks that every
@@ -53,5 +88,6 @@ c.Execute.extra_arguments = [
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "autograder.preprocessors.RedactHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
