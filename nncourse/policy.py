@@ -1088,13 +1088,22 @@ _GUARDED: dict[str, tuple[str, ...]] = {
 
 
 def _home(top: str) -> str | None:
-    """Where the package ``top`` lives on sys.path, found without looking at sys.modules."""
+    """Where the package ``top`` lives, found by the import system's finders (the path finder,
+    then the others on ``sys.meta_path``, such as an editable install's), never by looking at
+    ``sys.modules``, which a notebook could have changed."""
     from importlib.machinery import PathFinder
 
-    spec = PathFinder.find_spec(top)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return str(Path(list(spec.submodule_search_locations)[0])) + "/"
+    if top == "nncourse":
+        return str(Path(__file__).parent) + "/"  # this very package
+    finders = [PathFinder, *(f for f in sys.meta_path if f is not PathFinder)]
+    for finder in finders:
+        try:
+            spec = finder.find_spec(top, None)
+        except Exception:  # noqa: BLE001 (a finder that cannot answer)
+            continue
+        if spec is not None and spec.submodule_search_locations:
+            return str(Path(list(spec.submodule_search_locations)[0])) + "/"
+    return None
 
 
 #: Computed when the policy is imported, so that the check below calls no library code.

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import sys
 import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -261,17 +262,43 @@ def scale_for(kind: str) -> float:
     return 1e3 if kind == "extreme values" else 1.0
 
 
+#: The environment variable through which the grader hands the salt to the grading kernel.
+HIDDEN_SALT_VARIABLE = "NNCOURSE_HIDDEN_SALT"
+
+
+def _initial_environment_value(name: str) -> str | None:
+    """``name`` as the process was started with it (Linux), whatever was changed since."""
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            entries = f.read().split(b"\0")
+    except OSError:
+        return None
+    prefix = name.encode() + b"="
+    for entry in entries:
+        if entry.startswith(prefix):
+            return entry[len(prefix):].decode(errors="replace")
+    return None
+
+
 def hidden_seed(key: str) -> int:
     """The seed of the hidden cases named ``key`` (for example ``"optimizers/adagrad"``).
 
-    Fixed for a learner and for the test suite. When an instructor grades, the grader sets
-    ``NNCOURSE_HIDDEN_SALT`` (drawn from a per-course secret and the student's id), so no file of
-    the repository determines the hidden cases and a table of precomputed answers is worthless.
+    Without ``NNCOURSE_HIDDEN_SALT`` (a learner, the test suite) it depends on ``key`` only:
+    deterministic, and the learner's own checks run the same visible cases every time. When an
+    instructor grades, the grader starts each grading kernel with ``NNCOURSE_HIDDEN_SALT`` set
+    to an HMAC-SHA256, under a per-course secret kept outside the repository, of the
+    assignment and the student's id (``autograder.sandbox.hidden_salt``), so the hidden cases
+    come from seeds no file of the repository determines, different for each student and the
+    same on a regrade: a table of precomputed answers is worthless. The salt the kernel was
+    *started* with wins over any later change to ``os.environ`` (a submission cannot unset it
+    to get the fixed seeds back).
     """
     import hashlib
     import os
 
-    salt = os.environ.get("NNCOURSE_HIDDEN_SALT", "")
+    salt = _initial_environment_value(HIDDEN_SALT_VARIABLE)
+    if not salt:
+        salt = os.environ.get(HIDDEN_SALT_VARIABLE, "")
     digest = hashlib.sha256(f"{salt}\x00{key}".encode()).digest()
     return int.from_bytes(digest[:8], "little")
 
@@ -453,10 +480,65 @@ def _unwrap(fn: Any) -> list[Any]:
     return seen
 
 
+@functools.lru_cache(maxsize=4096)
+def _fingerprint(code: types.CodeType) -> tuple[Any, ...]:
+    """What makes two code objects the same function text, wherever and under whatever name
+    they were compiled: the instructions with their arguments (constants, nested code, global,
+    attribute and local names, jump targets), the argument layout, and where each instruction
+    sits relative to the first line. Renaming one variable changes it.
+
+    Instructions rather than raw bytecode: the compiler emits ``LOAD_ATTR`` or ``LOAD_METHOD``
+    for ``np.f(...)`` depending on whether ``np`` was imported in the same compilation, so the
+    reference's source exec'd on its own differs from its module in those opcodes (and in the
+    inline caches and jump offsets that follow) while being the same text.
+    """
+    import dis
+
+    instrs = [i for i in dis.get_instructions(code) if i.opname != "EXTENDED_ARG"]
+    index_at: dict[int, int] = {}
+    for n, ins in enumerate(instrs):
+        index_at[ins.offset] = n
+    first = code.co_firstlineno
+    body = []
+    for ins in instrs:
+        arg: Any = ins.argval
+        if ins.opcode in dis.hasjrel or ins.opcode in dis.hasjabs:
+            arg = index_at[arg] if arg in index_at else min(
+                (n for o, n in index_at.items() if o >= arg), default=-1)
+        elif isinstance(arg, types.CodeType):
+            arg = _fingerprint(arg)
+        elif ins.opcode in dis.hasconst:
+            arg = (type(arg).__name__, repr(arg))
+        pos = ins.positions
+        where = (None, None, None, None) if pos is None else (
+            None if pos.lineno is None else pos.lineno - first,
+            None if pos.end_lineno is None else pos.end_lineno - first,
+            pos.col_offset, pos.end_col_offset)
+        body.append(("LOAD_ATTR" if ins.opname == "LOAD_METHOD" else ins.opname, arg, where))
+    return (tuple(body), code.co_varnames, code.co_freevars, code.co_cellvars,
+            code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount,
+            code.co_flags & 0xFFFF)  # without the __future__ flags of the compilation
+
+
+def _is_copy(code: types.CodeType, ref_code: types.CodeType) -> bool:
+    """``code`` is the reference's code compiled again: a fresh copy of its module loaded from
+    the same file under another name, its code object rebuilt or ``replace``d, or its source
+    ``exec``'d (a ``<string>`` file). A function typed into a notebook cell is never a copy,
+    however close to the reference: on a three-line function, identical honest work and a
+    careful hand copy cannot be told apart, so neither is zeroed automatically."""
+    if code is ref_code:
+        return True
+    origin = code.co_filename
+    if origin != ref_code.co_filename and not origin.startswith("<"):
+        return False
+    return _fingerprint(code) == _fingerprint(ref_code)
+
+
 def _is_ref(obj: Any, refs: Sequence[Any]) -> bool:
     return any(obj is r for r in refs) or (
         isinstance(obj, types.FunctionType)
-        and any(isinstance(r, types.FunctionType) and obj.__code__ is r.__code__ for r in refs)
+        and any(isinstance(r, types.FunctionType) and _is_copy(obj.__code__, r.__code__)
+                for r in refs)
     )
 
 
@@ -515,12 +597,14 @@ def forbid_reference(
 ) -> None:
     """Fail when ``student`` is, wraps or calls one of ``references``.
 
-    Three checks: identity (the reference itself, an alias, a ``functools.partial`` or a
-    function sharing its code); the names its code uses (globals, closures, defaults and
-    module attribute chains that lead to a reference); and, when ``args`` is given, one run of
-    ``student(*args, **kwargs)`` with every reference temporarily disabled, which catches any
-    other route to it. Exceptions other than reaching the reference are ignored here: the tests
-    that follow report them.
+    Three checks: identity (the reference itself, an alias, a ``functools.partial``, a
+    function sharing its code, or a copy of it: the same code compiled again from nnlib's file
+    or from its ``exec``'d source, see :func:`_is_copy`); the names its code uses (globals,
+    closures, defaults and module attribute chains, a fresh copy of an nnlib module included,
+    that lead to a reference); and, when ``args`` is given, one run of
+    ``student(*args, **kwargs)`` with every reference temporarily disabled and every Python
+    call watched for a copy of one, which catches any other route to it. Exceptions other than
+    reaching the reference are ignored here: the tests that follow report them.
     """
     __tracebackhide__ = True  # IPython hides this frame: the learner sees the message
 
@@ -546,19 +630,51 @@ def forbid_reference(
     for r in references:
         if isinstance(r, types.FunctionType) and not r.__code__.co_freevars:
             originals.append((r, r.__code__))
+    ref_codes = [r.__code__ for r in references if isinstance(r, types.FunctionType)]
+    watch, copies = _copy_watcher(ref_codes)
     _TRIPPED.clear()
+    previous = sys.getprofile()
     try:
         for r, _ in originals:
             r.__code__ = _tripwire.__code__
         try:
+            sys.setprofile(watch)
             student(*_snapshot(args), **copy.deepcopy(dict(kwargs or {})))
         except ReferenceCalled:
             pass
         except Exception:  # noqa: BLE001 (reported by the tests that follow)
             pass
+        finally:
+            sys.setprofile(previous)
     finally:
         for r, code in originals:
             r.__code__ = code
     if _TRIPPED:
         _TRIPPED.clear()
         raise GradingError(advice + " (It calls the reference when it runs.)")
+    if copies:
+        raise GradingError(advice + " (It calls a copy of the reference when it runs.)")
+
+
+def _copy_watcher(
+    ref_codes: Sequence[types.CodeType],
+) -> tuple[Callable[[Any, str, Any], None], list[types.CodeType]]:
+    """A profile function that records each Python call of a reference or of a copy of it
+    (however it was reached: a dict, an object, a fresh module), and the list it records in."""
+    copies: list[types.CodeType] = []
+    seen: dict[int, types.CodeType] = {}  # keeps each code alive, so its id is not reused
+
+    def watch(frame: Any, event: str, arg: Any) -> None:
+        if event != "call":
+            return
+        code = frame.f_code
+        if id(code) in seen:
+            return
+        seen[id(code)] = code
+        try:
+            if any(_is_copy(code, ref) for ref in ref_codes):
+                copies.append(code)
+        except Exception:  # noqa: BLE001 (never disturb the run being watched)
+            pass
+
+    return watch, copies

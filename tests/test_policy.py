@@ -459,3 +459,29 @@ def test_nnlib_check_reports_a_frame_attack_that_works_in_the_kernel(tmp_path, c
     assert main([str(path)]) == 1
     out = capsys.readouterr().out
     assert "REFUSED" in out and "the grader would hold it for review" in out
+
+
+@pytest.mark.slow
+def test_genuine_helpers_are_recognised_in_a_real_kernel_and_a_replacement_is_not(tmp_path):
+    """The in-kernel defence (exercise_check refuses to run once a helper was replaced) must
+    not fire on an honest notebook, whatever folder the kernel starts in."""
+    from nncourse.check import check_notebook
+
+    genuine = ("import numpy.testing, nncourse.checks._contract\n"
+               "from nncourse.policy import tampered_helpers\n"
+               "assert tampered_helpers() == [], tampered_helpers()\n")
+    replaced = ("from nncourse.policy import tampered_helpers\n"
+                "assert tampered_helpers() == ['numpy.allclose'], tampered_helpers()\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(genuine, id="genuine"),
+                nbformat.v4.new_code_cell("import numpy as np\nnp.allclose = print", id="patch"),
+                nbformat.v4.new_code_cell(replaced, id="replaced")]
+    for i in (0, 2):
+        nb.cells[i].metadata["nbgrader"] = {"grade_id": nb.cells[i].id, "solution": False,
+                                            "grade": True, "locked": True, "points": 1}
+    path = tmp_path / "helpers.ipynb"
+    nbformat.write(nb, path)
+    verdicts, _ = check_notebook(path)
+    tests = {v.grade_id: v for v in verdicts if v.kind == "test"}
+    assert tests["genuine"].passed, tests["genuine"].message
+    assert tests["replaced"].passed, tests["replaced"].message
