@@ -50,11 +50,10 @@ IntOrPair = int | tuple[int, int]
 class Conv2dCache(NamedTuple):
     """What ``conv2d_backward`` needs from the forward pass."""
 
-    cols: np.ndarray  # (C * KH * KW, N * Ho * Wo): the windows of the padded input
+    x: np.ndarray  # (N, C, H, W)
+    cols: np.ndarray | None  # (C KH KW, N Ho Wo): the windows, kept when they are small
     w: np.ndarray  # (F, C, KH, KW)
     b: np.ndarray | None  # (F,) or None (no bias)
-    x_shape: tuple[int, int, int, int]  # (N, C, H, W)
-    x_dtype: np.dtype
     stride: tuple[int, int]
     padding: tuple[int, int]
     out_hw: tuple[int, int]  # (Ho, Wo)
@@ -209,21 +208,24 @@ def _check_conv2d(
     return x, w, b, s, p  # type: ignore[return-value]
 
 
-def _conv2d(
-    x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
-    stride: tuple[int, int], padding: tuple[int, int],
-) -> tuple[np.ndarray, Conv2dCache]:
-    N, C, H, W = x.shape
-    F, _, KH, KW = w.shape
-    Ho = (H + 2 * padding[0] - KH) // stride[0] + 1
-    Wo = (W + 2 * padding[1] - KW) // stride[1] + 1
-    dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
-    # im2col: cols[c, i, j, n, ho, wo] = x_padded[n, c, ho * sh + i, wo * sw + j]. Each kernel
-    # offset is one strided copy, contiguous along wo; only the padding strips are zeroed.
-    xT = x.transpose(1, 0, 2, 3)  # (C, N, H, W): free, and contiguous after a previous conv
-    cols = np.empty((C, KH, KW, N, Ho, Wo), dtype)
+#: Bytes of im2col columns processed at a time: a chunk of images whose columns stay in the
+#: CPU's cache between their copy and their matrix products (a whole batch's columns can be
+#: tens of MB, and writing them out to memory and reading them back costs more than the copy).
+CHUNK_BYTES = 2 * 2**20
+
+
+def _im2col(
+    xT: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+    out_hw: tuple[int, int], cols: np.ndarray,
+) -> np.ndarray:
+    """cols[c, i, j, n, ho, wo] = x_pad[n, c, ho * sh + i, wo * sw + j] for xT (C, n, H, W);
+    cols (C, KH, KW, n, Ho, Wo) is overwritten. Each kernel offset is one strided copy,
+    contiguous along wo; only the padding strips are zeroed."""
+    C, _, H, W = xT.shape
+    KH, KW = kernel
+    Ho, Wo = out_hw
     covered = np.zeros((KH, KW), dtype=bool)
-    for i, j, ro, co, ri, ci in _ranges((KH, KW), stride, padding, (H, W), (Ho, Wo)):
+    for i, j, ro, co, ri, ci in _ranges(kernel, stride, padding, (H, W), out_hw):
         dst = cols[:, i, j]
         if ro.start > 0:
             dst[:, :, : ro.start] = 0
@@ -236,45 +238,99 @@ def _conv2d(
         dst[:, :, ro, co] = xT[:, :, ri, ci]
         covered[i, j] = True
     for i, j in zip(*np.nonzero(~covered), strict=True):
-        cols[:, i, j] = 0  # an offset that only reads padding
-    cols2 = cols.reshape(C * KH * KW, N * Ho * Wo)
-    out2 = np.matmul(w.reshape(F, -1).astype(dtype, copy=False), cols2)
+        cols[:, i, j] = 0  # an offset that only ever reads padding
+    return cols
+
+
+def _col2im(
+    dcols: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+    padding: tuple[int, int], dxT: np.ndarray,
+) -> None:
+    """dxT (C, n, H, W) = the sum of each kernel offset's block of dcols (C, KH, KW, n, Ho, Wo)
+    put back where im2col read it from (padding dropped)."""
+    _, _, H, W = dxT.shape
+    ranges = _ranges(kernel, stride, padding, (H, W), dcols.shape[-2:])
+    for r in ranges:  # an offset that covers the whole input initialises dx (saves a pass)
+        i, j, ro, co, ri, ci = r
+        if (ri.step == 1 and ri.start == 0 and ro.stop - ro.start == H
+                and ci.step == 1 and ci.start == 0 and co.stop - co.start == W):
+            dxT[...] = dcols[:, i, j, :, ro, co]
+            ranges = [q for q in ranges if q is not r]
+            break
+    else:
+        dxT[...] = 0
+    for i, j, ro, co, ri, ci in ranges:
+        dxT[:, :, ri, ci] += dcols[:, i, j, :, ro, co]
+
+
+def _chunks(N: int, per_image: int) -> list[tuple[int, int]]:
+    step = max(1, min(N, CHUNK_BYTES // max(per_image, 1)))
+    return [(n0, min(N, n0 + step)) for n0 in range(0, N, step)] or [(0, 0)]
+
+
+def _conv2d(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
+    stride: tuple[int, int], padding: tuple[int, int],
+) -> tuple[np.ndarray, Conv2dCache]:
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    Ho = (H + 2 * padding[0] - KH) // stride[0] + 1
+    Wo = (W + 2 * padding[1] - KW) // stride[1] + 1
+    dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
+    K, P = C * KH * KW, Ho * Wo
+    xT = x.transpose(1, 0, 2, 3)  # (C, N, H, W): free, and contiguous after a previous conv
+    w2 = w.reshape(F, K).astype(dtype, copy=False)
+    chunks = _chunks(N, K * P * np.dtype(dtype).itemsize)
+    out2 = np.empty((F, N * P), dtype)
+    buf = np.empty((C, KH, KW, chunks[0][1] - chunks[0][0], Ho, Wo), dtype)
+    for n0, n1 in chunks:
+        cols = buf if n1 - n0 == buf.shape[3] else np.empty((C, KH, KW, n1 - n0, Ho, Wo), dtype)
+        _im2col(xT[:, n0:n1], (KH, KW), stride, padding, (Ho, Wo), cols)
+        np.matmul(w2, cols.reshape(K, -1), out=out2[:, n0 * P : n1 * P])
     if b is not None:
         out2 += b.astype(dtype, copy=False)[:, None]
     out = out2.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3)
-    return out, Conv2dCache(cols2, w, b, (N, C, H, W), x.dtype, stride, padding, (Ho, Wo))
+    # One chunk: keep its columns for the backward; more: the backward copies them again.
+    kept = buf.reshape(K, -1) if len(chunks) == 1 else None
+    return out, Conv2dCache(x, kept, w, b, stride, padding, (Ho, Wo))
 
 
 def _conv2d_backward(
     dout: np.ndarray, cache: Conv2dCache, input_grad: bool
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
-    cols2, w, b, (N, C, H, W), x_dtype, stride, padding, (Ho, Wo) = cache
+    x, kept, w, b, stride, padding, (Ho, Wo) = cache
+    N, C, H, W = x.shape
     F, _, KH, KW = w.shape
-    dtype = cols2.dtype
+    K, P = C * KH * KW, Ho * Wo
+    dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
     # (F, N Ho Wo): free when dout has the channel-major layout of conv2d_forward's output.
-    dout2 = dout.transpose(1, 0, 2, 3).astype(dtype, copy=False).reshape(F, N * Ho * Wo)
-    dw = np.matmul(dout2, cols2.T).reshape(w.shape).astype(w.dtype, copy=False)
+    dout2 = dout.transpose(1, 0, 2, 3).astype(dtype, copy=False).reshape(F, N * P)
     db = None if b is None else dout2.sum(axis=1).astype(b.dtype, copy=False)
-    if not input_grad:
-        return None, dw, db
-    w2 = w.reshape(F, -1).astype(dtype, copy=False)
-    dcols = np.matmul(w2.T, dout2).reshape(C, KH, KW, N, Ho, Wo)
-    # col2im: add each kernel offset's block back where it was read from (padding dropped).
-    ranges = _ranges((KH, KW), stride, padding, (H, W), (Ho, Wo))
-    dxT: np.ndarray | None = None
-    for r in ranges:  # an offset that covers the whole input initialises dx (saves a memset)
-        i, j, ro, co, ri, ci = r
-        full_rows = ri.step == 1 and ri.start == 0 and ro.stop - ro.start == H
-        full_cols = ci.step == 1 and ci.start == 0 and co.stop - co.start == W
-        if full_rows and full_cols:
-            dxT = np.array(dcols[:, i, j, :, ro, co], dtype=x_dtype, order="C")
-            ranges = [q for q in ranges if q is not r]
-            break
-    if dxT is None:
-        dxT = np.zeros((C, N, H, W), dtype=x_dtype)
-    for i, j, ro, co, ri, ci in ranges:
-        dxT[:, :, ri, ci] += dcols[:, i, j, :, ro, co]
-    return dxT.transpose(1, 0, 2, 3), dw, db
+    w2 = w.reshape(F, K).astype(dtype, copy=False)
+    xT = x.transpose(1, 0, 2, 3)
+    dxT = np.empty((C, N, H, W), dtype=x.dtype) if input_grad else None
+    dw2 = np.zeros((F, K), dtype)
+    chunks = _chunks(N, K * P * np.dtype(dtype).itemsize)
+    buf = None if kept is not None else np.empty(
+        (C, KH, KW, chunks[0][1] - chunks[0][0], Ho, Wo), dtype
+    )
+    for n0, n1 in chunks:
+        if kept is not None:
+            cols2 = kept
+        else:
+            assert buf is not None
+            m = n1 - n0
+            cols = buf if m == buf.shape[3] else np.empty((C, KH, KW, m, Ho, Wo), dtype)
+            cols2 = _im2col(xT[:, n0:n1], (KH, KW), stride, padding, (Ho, Wo), cols).reshape(
+                K, -1
+            )
+        d = dout2[:, n0 * P : n1 * P]
+        dw2 += np.matmul(d, cols2.T)
+        if dxT is not None:
+            dcols = np.matmul(w2.T, d).reshape(C, KH, KW, n1 - n0, Ho, Wo)
+            _col2im(dcols, (KH, KW), stride, padding, dxT[:, n0:n1])
+    dw = dw2.reshape(w.shape).astype(w.dtype, copy=False)
+    return (None if dxT is None else dxT.transpose(1, 0, 2, 3)), dw, db
 
 
 def conv2d_forward(
@@ -309,8 +365,7 @@ def conv2d_backward(
     if not isinstance(cache, Conv2dCache):
         raise ValueError(f"{fn}: cache must be the cache conv2d_forward returned")
     dout = as_array(dout, fn, "dout")
-    N, _, _, _ = cache.x_shape
-    expected = (N, cache.w.shape[0], *cache.out_hw)
+    expected = (cache.x.shape[0], cache.w.shape[0], *cache.out_hw)
     if dout.shape != expected:
         raise ValueError(
             f"{fn}: dout has shape {dout.shape} but the forward output had shape {expected}"
@@ -348,10 +403,10 @@ def conv1d_backward(
     """dx, dw, db of conv1d_forward.  Shapes: dout (N, F, Lo) -> dx (N, C, L), dw (F, C, K),
     db (F,) (None without bias). ``input_grad=False`` skips dx (returned as None)."""
     fn = "conv1d_backward"
-    if not isinstance(cache, Conv2dCache) or cache.x_shape[2] != 1:
+    if not isinstance(cache, Conv2dCache) or cache.x.shape[2] != 1:
         raise ValueError(f"{fn}: cache must be the cache conv1d_forward returned")
     dout = as_array(dout, fn, "dout")
-    expected = (cache.x_shape[0], cache.w.shape[0], cache.out_hw[1])
+    expected = (cache.x.shape[0], cache.w.shape[0], cache.out_hw[1])
     if dout.shape != expected:
         raise ValueError(
             f"{fn}: dout has shape {dout.shape} but the forward output had shape {expected}"
