@@ -5,8 +5,12 @@
 - notebooks are committed without outputs, every source cell has an explicit id;
 - every notebook follows the grading contract's structure (solution cell, then its locked test
   cell naming the function; hidden tests; a written answer);
-- every source notebook runs top to bottom with all visible and hidden tests passing, within
-  its time budget; every released notebook fails every autograded test.
+- every source notebook runs top to bottom in one kernel, every code cell once, with all
+  visible and hidden tests passing; every released notebook fails every autograded test.
+
+No test here asserts a duration (a busy machine would turn it red): the notebook budget (60 s),
+the check-cell budget (5 s) and each cell's margin under the autograder's per-cell limit are
+measured by `make bench` (bench/budget_notebooks.py). The timings are printed for information.
 """
 
 from __future__ import annotations
@@ -36,11 +40,10 @@ from nbtools import (
     solution_body,
     source_path,
 )
-from nncourse.check import cell_timeout
 
-NOTEBOOK_BUDGET_SECONDS = 60
-TEST_CELL_BUDGET_SECONDS = 5
 ALL = assignments()
+#: A hang guard, not a budget: a cell still running after this long is stuck.
+HANG_SECONDS = 300
 
 
 def test_there_is_a_notebook_per_folder_and_a_release_for_each():
@@ -140,19 +143,29 @@ def _module_guards(cell_source: str, func: str) -> bool:
     return check is not None and "forbid_reference(" in inspect.getsource(inspect.unwrap(check))
 
 
-def _execute(path, allow_errors):
+def _execute(path, allow_errors, work=None):
+    """Run ``path`` in a fresh kernel; return (notebook, seconds, seconds per cell id).
+    ``work``, a dict, receives the counts: kernels started, cells executed (ids in order)."""
     nb = read(path)
     timings: dict[str, float] = {}
+    work = {} if work is None else work
+    work.update(kernel_starts=0, executed=[])
 
     class Timed(NotebookClient):
+        async def async_start_new_kernel(self, **kwargs):
+            work["kernel_starts"] += 1
+            return await super().async_start_new_kernel(**kwargs)
+
         async def async_execute_cell(self, cell, cell_index, *args, **kwargs):
             start = time.perf_counter()
             try:
                 return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
             finally:
                 timings[cell.get("id", str(cell_index))] = time.perf_counter() - start
+                if cell.cell_type == "code":
+                    work["executed"].append(cell.get("id", str(cell_index)))
 
-    client = Timed(nb, timeout=120, allow_errors=allow_errors, kernel_name="python3",
+    client = Timed(nb, timeout=HANG_SECONDS, allow_errors=allow_errors, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
@@ -161,24 +174,21 @@ def _execute(path, allow_errors):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ALL)
-def test_source_notebook_runs_and_passes_every_test_within_budget(name):
-    nb, seconds, timings = _execute(source_path(name), allow_errors=False)
-    print(f"\n{name}: {seconds:.1f} s")
-    assert seconds < NOTEBOOK_BUDGET_SECONDS, f"{name} took {seconds:.1f} s"
+def test_source_notebook_runs_top_to_bottom_in_one_kernel_and_passes_every_test(name):
+    """One kernel, every code cell executed once and in order, no error (allow_errors=False),
+    every hidden test passing. Its time is `make bench`'s to judge; printed for information."""
+    work: dict = {}
+    nb, seconds, timings = _execute(source_path(name), allow_errors=False, work=work)
     slowest = sorted(timings.items(), key=lambda kv: -kv[1])[:3]
-    print("slowest cells: " + ", ".join(f"{cid} {t:.1f} s" for cid, t in slowest))
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            # The autograder interrupts a cell after cell_timeout(cell) seconds (20 s unless
-            # the cell asks for more): keep every cell within half of that, so a slower or
-            # busier grading machine does not cut a correct notebook short.
-            limit = cell_timeout(cell) / 2
-            assert timings[cell.id] < limit, (
-                f"{cell.id} took {timings[cell.id]:.1f} s; the grader allows {2 * limit:.0f} s: "
-                "make it faster or give it metadata.nnlib.timeout"
-            )
+    print(f"\n{name}: {seconds:.1f} s wall; slowest cells: "
+          + ", ".join(f"{cid} {t:.1f} s" for cid, t in slowest))
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert work["kernel_starts"] == 1, work["kernel_starts"]
+    assert work["executed"] == [c.id for c in code], "cells skipped, repeated or out of order"
+    counts = [c.execution_count for c in code if c.source.strip()]
+    assert counts == list(range(1, len(counts) + 1)), counts
+    for cell in code:
         if is_test(cell):
-            assert timings[cell.id] < TEST_CELL_BUDGET_SECONDS, (cell.id, timings[cell.id])
             # nbgrader reads a displayed number as partial credit: test cells display nothing
             assert not [o for o in cell.outputs if o.output_type == "execute_result"], cell.id
 

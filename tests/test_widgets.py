@@ -1,8 +1,13 @@
-"""Widgets are driven from Python: set a control, assert the figure was redrawn, and fast."""
+"""Widgets are driven from Python: set a control, assert the figure was redrawn, and cheaply.
+
+No test times a redraw (a busy machine would make it flaky): they count the work a control
+move causes (tests/redraw_work.py); `make bench` measures the 0.5 s budget itself.
+"""
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from redraw_work import ONE_REDRAW, assert_one_cheap_redraw, redraw_work
 
 from nncourse.widgets import digit_explorer, draw_digit, make_explorer
 from nnlib.data import load_digits
@@ -32,20 +37,35 @@ def test_digit_explorer_redraws_when_the_slider_moves(digits):
     assert len(ex.figure.axes) == 2, "a redraw must replace the axes, not stack new ones"
 
 
-def test_redraw_is_fast(digits):
-    """Redraw plus PNG rendering (what the kernel sends) in CPU seconds, best of 5."""
+def test_each_move_is_one_draw_rendered_once_with_the_layout_reused(digits):
+    """What keeps a redraw cheap: one Agg draw (savefig would draw twice), one PNG, and the
+    constrained layout computed once when the explorer is built, never again."""
+    X, y = digits
+    ex = digit_explorer(X, y)
+    for i in range(1, 6):
+        assert_one_cheap_redraw(redraw_work(ex, "index", i))
+    assert redraw_work(ex, "index", 5) == dict(ONE_REDRAW, redraws=0, agg_draws=0,
+                                               png_encodes=0), "an unchanged value redraws"
+
+
+def test_work_counting_sees_a_second_draw_and_a_layout_pass(digits):
+    """The counter has teeth: a redraw that also saved the figure, or lost its cached layout,
+    would be counted."""
     import io
-    import time
 
     X, y = digits
     ex = digit_explorer(X, y)
-    times = []
-    for i in range(1, 6):
-        start = time.process_time()
-        ex.controls["index"].value = i
+    original = ex._redraw
+
+    def wasteful():
+        original()
+        ex.figure.set_layout_engine("constrained")
         ex.figure.savefig(io.BytesIO(), format="png")
-        times.append(time.process_time() - start)
-    assert min(times) < 0.5, times
+
+    ex.controls["index"].unobserve_all()
+    ex.controls["index"].observe(lambda change: wasteful(), names="value")
+    work = redraw_work(ex, "index", 3)
+    assert work["agg_draws"] >= 2 and work["png_encodes"] == 2 and work["layouts"] >= 1, work
 
 
 def test_slider_range_matches_the_data(digits):

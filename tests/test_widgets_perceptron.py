@@ -1,12 +1,12 @@
-"""The perceptron explorers: moving a control really moves the drawn boundary, and fast."""
-
-import statistics
-import time
+"""The perceptron explorers: moving a control really moves the drawn boundary, and costs one
+drawing, no training (the redraw time is measured by `make bench`)."""
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from redraw_work import assert_one_cheap_redraw, redraw_work
 
+import nncourse.widgets.perceptron as perceptron_widgets
 from nncourse.widgets.perceptron import (
     boundary_segment,
     decision_boundary_explorer,
@@ -120,29 +120,24 @@ def test_training_explorer_follows_the_perceptron(datasets):
     assert np.all(xor_errors > 0)
 
 
-def _render_seconds(ex, control, values):
-    """Seconds of CPU for a redraw plus a real render (Figure's own canvas draws nothing).
-
-    CPU time rather than wall time, and the fastest of several trials, so that other jobs on a
-    busy machine do not count against the widget.
-    """
-    times = []
-    for v in values:
-        start = time.process_time()
-        ex.controls[control].value = v  # the redraw renders the PNG itself
-        times.append(time.process_time() - start)
-    return min(times), statistics.median(times)
-
-
-def test_redraw_is_fast(datasets):
+def test_moves_draw_once_and_never_train(datasets):
+    """The boundary sliders only draw; the epoch slider replays a history trained once per data
+    set when the explorer is built."""
+    watch = [(perceptron_widgets, "perceptron_history")]
     ex = decision_boundary_explorer(datasets)
-    _render_seconds(ex, "w1", [0.1])  # warm the font caches
-    fastest, typical = _render_seconds(ex, "w1", [0.3, -1.0, 2.0, 0.5, -0.2])
-    assert fastest < 0.5, (fastest, typical)
-    ex = perceptron_training_explorer(datasets, epochs=10)
-    _render_seconds(ex, "epoch", [1])
-    fastest, typical = _render_seconds(ex, "epoch", [2, 3, 4, 5, 6])
-    assert fastest < 0.5, (fastest, typical)
+    for value in [0.3, -1.0, 2.0, 0.5, -0.2]:
+        assert_one_cheap_redraw(redraw_work(ex, "w1", value, watch), perceptron_history=0)
+    assert_one_cheap_redraw(redraw_work(ex, "dataset", "XOR", watch), perceptron_history=0)
+    with pytest.MonkeyPatch.context() as mp:
+        calls = []
+        real = perceptron_widgets.perceptron_history
+        mp.setattr(perceptron_widgets, "perceptron_history",
+                   lambda *a, **k: calls.append(1) or real(*a, **k))
+        ex = perceptron_training_explorer(datasets, epochs=10)
+    assert len(calls) == len(datasets)
+    for epoch in [1, 2, 3, 4, 5, 6, 10]:
+        assert_one_cheap_redraw(redraw_work(ex, "epoch", epoch, watch), perceptron_history=0)
+    assert_one_cheap_redraw(redraw_work(ex, "dataset", "XOR", watch), perceptron_history=0)
 
 
 @pytest.mark.parametrize(
