@@ -200,6 +200,24 @@ ATTACKS: list[tuple[str, str]] = [
     ("().__class__.__mro__", "class"),
     ("class Fake:\n    __eq__ = lambda s, o: True", "dunder"),
     ("def __getattr__(name):\n    return 0", "class"),
+    ("type(int)('Fake', (), {})", "class"),
+    ("import dataclasses\ndataclasses.make_dataclass('Fake', [], namespace={})", "class"),
+    ("import abc\nabc.ABCMeta('Fake', (), {})", "import"),
+    ("import enum", "import"),
+    # -- library functions that act on names or strings they are given ------------------------
+    ("import functools\nfunctools.update_wrapper(print, print, ('a',), ())", "code-object"),
+    ("import functools\nfunctools.wraps(print, assigned=('a',))", "code-object"),
+    ("import typing\ntyping.get_type_hints(print)", "dynamic-code"),
+    ("np.testing.measure('x = 1')", "dynamic-code"),
+    ("from numpy.testing import rundocs", "dynamic-code"),
+    ("t = np.testing\nt.measure('x = 1')", "dynamic-code"),
+    ("from threadpoolctl import ThreadpoolController", "raw-memory"),
+    ("import threadpoolctl\nthreadpoolctl.ThreadpoolController().lib_controllers", "raw-memory"),
+    ("def f(c):\n    return c.dynlib", "raw-memory"),
+    ("np.lib.stride_tricks.DummyArray({}, None)", "raw-memory"),
+    ("from matplotlib.sphinxext import plot_directive", "dynamic-code"),
+    ("import scipy", "import"),
+    ("import sklearn.utils", "import"),
 ]
 
 # Obfuscated variants: each must still be refused (the rule may differ: any finding will do).
@@ -272,7 +290,6 @@ LEGITIMATE: list[str] = [
     "x = getattr(np.zeros(2), 'shape', None)\nok = hasattr(x, '__len__')",
     "fig, ax = plt.subplots()\nax.plot([1, 2])\nplt.close(fig)",
     "import numpy as np\nimport numpy as np",
-    "from scipy.signal import correlate2d",
     "if __name__ == '__main__':\n    pass",
     "def f(x):\n    '''Uses __init__ and __call__ in its docstring.'''\n    return x",
     "layers = [nnlib.Linear]\nf = nnlib.activations.relu",
@@ -282,6 +299,12 @@ LEGITIMATE: list[str] = [
     "values = sorted([3, 1, 2])\nvalues.append(4)",
     "def f(x, /, y, *, z=1):\n    return [v for v in (x, y, z) if (w := v)]",
     "cmap = plt.cm.viridis",
+    "np.testing.assert_allclose(1.0, 1.0)\nfrom numpy.testing import assert_array_equal",
+    "from threadpoolctl import threadpool_limits\nlimits = threadpool_limits(limits=1)",
+    "import functools\n@functools.wraps(print)\ndef g(*a):\n    return a",
+    "from sklearn.metrics import precision_recall_fscore_support",
+    "from typing import Any\ndef f(x: Any) -> Any:\n    return x",
+    "import sys\nsys.stderr.write('x')\nsys.stdout.flush()",
 ]
 
 
@@ -340,7 +363,7 @@ def test_solutions_and_releases_pass_with_the_default_trust(name: str) -> None:
 
 def test_an_edited_test_cell_is_scanned_but_the_original_is_trusted() -> None:
     nb = read(source_path("02_activation_functions"))
-    index = next(i for i, c in enumerate(nb.cells) if is_test(c) and "__code__" in c.source)
+    index = next(i for i, c in enumerate(nb.cells) if is_test(c))
     assert scan_notebook(nb) == []
     nb.cells[index].source += "\nimport os\n"
     found = scan_notebook(nb)
