@@ -2,6 +2,7 @@
 
     python -m autograder.grade 00_getting_started            # all submitted students
     python -m autograder.grade 00_getting_started --student alice
+    python -m autograder.grade 00_getting_started --student alice --reviewed   # release a hold
 
 This runs ``nbgrader autograde`` (every submission in ``autograder/submitted/``), then reads the
 gradebook and the autograded notebooks and writes ``autograder/reports/<assignment>.csv`` with
@@ -17,8 +18,16 @@ one row per student and notebook: the score, and what explains a low one:
   that failed because the exercise used the nnlib reference, and written answers still waiting
   for a human.
 
-The exit status is 0 when every submission was graded and 1 when any was unreadable or failed,
-so scripts can notice; the grades of every other student are stored either way.
+Every submission runs in a bubblewrap sandbox (``autograder/sandbox.py``); without bubblewrap
+the command refuses, unless given ``--no-isolation``, and every row then says "not isolated".
+Before each run the gradebook is backed up to ``autograder/backups/`` (the last
+``KEEP_BACKUPS``). A notebook the grading policy (``nncourse.policy``) objects to is graded but
+``held``: its score is withheld from this report and from ``nbgrader export`` until you have
+looked at it and run the command again with ``--student X --reviewed``. ``--student X`` updates
+only that student's rows of the report.
+
+The exit status is 0 when every submission was graded and 1 when any was unreadable, failed or
+held, so scripts can notice; the grades of every other student are stored either way.
 """
 
 from __future__ import annotations
@@ -26,11 +35,17 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
+import shutil
+import sqlite3
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+from autograder import preprocessors as pp
+from autograder import sandbox
 from autograder.release import ROOT, nbgrader_env
 
 SUBMITTED = ROOT / "autograder" / "submitted"
@@ -38,6 +53,11 @@ TAMPERED = ROOT / "autograder" / "tampered"
 RELEASE = ROOT / "course"
 AUTOGRADED = ROOT / "autograder" / "autograded"
 REPORTS = ROOT / "autograder" / "reports"
+BACKUPS = ROOT / "autograder" / "backups"
+ORIGINALS = ROOT / "autograder" / "originals"
+GRADEBOOK = ROOT / "autograder" / "gradebook.db"
+KEEP_BACKUPS = 10
+NOT_ISOLATED = "not isolated (graded with --no-isolation: the code could reach the course)"
 REFERENCE_MARK = "uses the course's reference implementation"
 
 
@@ -47,7 +67,7 @@ class Row:
     assignment: str
     notebook: str
     status: str
-    score: float = 0.0
+    score: float | str = 0.0
     max_score: float = 0.0
     needs_manual_grade: bool = False
     notes: list[str] = field(default_factory=list)
@@ -70,24 +90,60 @@ def _readable(path: Path) -> str | None:
     return None
 
 
-def _cell_notes(path: Path) -> list[str]:
-    """Timeouts, reference use and errors outside test cells, read off an autograded notebook."""
+def _cell_notes(path: Path, log: dict | None) -> list[str]:
+    """What the autograded notebook and its run log say about single cells."""
     import nbformat
 
+    log = log or {}
+    timed_out = {t["cell"]: t for t in log.get("timeouts", [])}
+    died = {d["cell"]: d for d in log.get("kernel_deaths", [])}
     notes: list[str] = []
     nb = nbformat.read(path, as_version=4)
     for index, cell in enumerate(nb.cells):
         nbg = cell.get("metadata", {}).get("nbgrader", {})
         label = nbg.get("grade_id") or f"cell {index + 1}"
-        for out in cell.get("outputs", []):
-            if out.get("output_type") != "error":
-                continue
-            ename, evalue = out.get("ename", ""), out.get("evalue", "")
-            if ename == "CellTimeoutError" or ename == "KeyboardInterrupt":
-                notes.append(f"{label}: stopped at its time limit (infinite or very slow loop?)")
-            elif REFERENCE_MARK in evalue:
-                notes.append(f"{label}: used the nnlib reference (scores 0)")
-            break
+        if index in timed_out:
+            t = timed_out[index]
+            if t.get("limit") == "notebook":
+                notes.append(f"{label}: stopped when the notebook's total time limit "
+                             f"({log.get('notebook_timeout')} s) ran out")
+            else:
+                notes.append(f"{label}: stopped at its time limit of {t['seconds']} s "
+                             "(infinite or very slow loop?)")
+        if index in died:
+            cause = died[index].get("cause", "the process ended")
+            notes.append(f"{label}: the kernel died here ({cause}); restarted, the cells above "
+                         "re-run, graded on without this cell")
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if any(o.get("ename") == "KeyboardInterrupt" for o in errors) and index not in timed_out:
+            notes.append(f"{label}: the student's own code raised KeyboardInterrupt (not a time "
+                         "limit)")
+        if any(REFERENCE_MARK in o.get("evalue", "") for o in errors):
+            notes.append(f"{label}: used the nnlib reference (scores 0)")
+    return notes
+
+
+def _run_notes(log: dict | None, sanitize: dict | None) -> list[str]:
+    """Notebook-wide notes from the run log and the sanitize step."""
+    notes: list[str] = []
+    if log:
+        if log.get("not_run"):
+            why = ("the notebook's total time limit was reached" if log.get("hit_notebook_limit")
+                   else "the kernel kept dying")
+            notes.append(f"{len(log['not_run'])} cells not run ({why}), the first "
+                         f"{log['not_run'][0]}; their tests score 0")
+        if log.get("redacted"):
+            notes.append("outputs quoting the hidden tests removed from "
+                         + ", ".join(log["redacted"]) + " (look at the autograded notebook)")
+        if log.get("policy_available") is False:
+            notes.append("policy check unavailable (nncourse.policy missing)")
+    for gid, dup in ((sanitize or {}).get("duplicates") or {}).items():
+        cells = ", ".join(str(c) for c in dup["cells"])
+        notes.append(f"{gid} appears {len(dup['cells'])} times (cells {cells}): all ran in order; "
+                     f"cell {dup['graded']} is graded as {gid}")
+    edited = (sanitize or {}).get("edited_locked_cells") or []
+    if edited:
+        notes.append("locked cells edited and restored from the gradebook: " + ", ".join(edited))
     return notes
 
 
@@ -121,6 +177,9 @@ def restore_grading_metadata(
                 continue
             nb = nbformat.read(path, as_version=4)
             restored = []
+            asked = _asked_time(nb, released)
+            if asked:
+                notes.setdefault((student, name), []).extend(asked)
             for cell in nb.cells:
                 meta = cell.get("metadata", {}).get("nbgrader", {})
                 ref = by_id.get(meta.get("grade_id")) or by_id.get(cell.get("id"))
@@ -140,11 +199,102 @@ def restore_grading_metadata(
                 backup.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(path, backup)
                 nbformat.write(nb, path)
-                notes[(student, name)] = [
+                notes.setdefault((student, name), []).append(
                     f"grading metadata of {', '.join(restored)} was changed and has been "
                     f"restored (original kept in {backup.relative_to(ROOT)})"
-                ]
+                )
     return notes
+
+
+def _asked_time(nb, released) -> list[str]:
+    """Cells whose metadata asks for another time limit than the release grants."""
+    by_id = {c.get("id"): c for c in released.cells}
+    by_gid = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id"): c
+              for c in released.cells}
+    out = []
+    for index, cell in enumerate(nb.cells):
+        asked = cell.get("metadata", {}).get("nnlib", {}).get("timeout")
+        if asked is None:
+            continue
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        ref = by_gid.get(gid) if gid else by_id.get(cell.get("id"))
+        granted = (ref or {}).get("metadata", {}).get("nnlib", {}).get("timeout") if ref else None
+        if asked != granted:
+            label = gid or f"cell {index + 1}"
+            out.append(f"{label} asks for {asked} s in its metadata: ignored, the release's "
+                       "limit applies")
+    return out
+
+
+NEAR_MISS = [r"\s*\(\d+\)$", r"[-_ ]?copy\d*$", r"[-_ ]\d+$", r"\s+$"]
+
+
+def _normal(stem: str) -> str:
+    stem = stem.lower().strip()
+    for _ in range(3):
+        for pattern in NEAR_MISS:
+            stem = re.sub(pattern, "", stem)
+    return re.sub(r"[\s\-]+", "_", stem)
+
+
+def fix_near_miss_names(assignment: str, students: list[str]) -> dict[tuple[str, str], list[str]]:
+    """Grade ``00_getting_started (1).ipynb`` as ``00_getting_started.ipynb``, and say so.
+
+    Only when the expected file is missing and exactly one notebook of the folder has the same
+    name up to case, spaces, dashes and a copy suffix (`` (1)``, ``-Copy1``, ``_2``). The
+    original is kept in ``autograder/originals/`` and stays in the submission folder.
+    """
+    notes: dict[tuple[str, str], list[str]] = {}
+    expected = [p.stem for p in sorted((RELEASE / assignment).glob("*.ipynb"))]
+    for student in students:
+        folder = SUBMITTED / student / assignment
+        for name in expected:
+            target = folder / f"{name}.ipynb"
+            marker = pp.RUNS / student / assignment / f"{name}.renamed.json"
+            if target.exists():
+                if marker.exists():
+                    done = json.loads(marker.read_text())
+                    if done.get("sha256") == pp.notebook_digest(target):
+                        notes[(student, name)] = [done["note"]]
+                continue
+            found = [p for p in folder.glob("*.ipynb")
+                     if p.stem not in expected and _normal(p.stem) == _normal(name)]
+            if len(found) != 1:
+                continue
+            keep = ORIGINALS / student / assignment / found[0].name
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(found[0], keep)
+            shutil.copy(found[0], target)
+            note = (f"handed in as '{found[0].name}', graded as '{name}.ipynb' (original kept "
+                    f"in {keep.relative_to(ROOT)})")
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(json.dumps({"note": note, "sha256": pp.notebook_digest(target)}))
+            notes[(student, name)] = [note]
+    return notes
+
+
+def backup_gradebook(keep: int = KEEP_BACKUPS) -> Path | None:
+    """Copy the gradebook (consistently, with sqlite's backup API); keep the last ``keep``."""
+    if not GRADEBOOK.exists():
+        return None
+    BACKUPS.mkdir(parents=True, exist_ok=True)
+    dest = BACKUPS / f"gradebook-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}.db"
+    with sqlite3.connect(GRADEBOOK) as src, sqlite3.connect(dest) as out:
+        src.backup(out)
+    for old in sorted(BACKUPS.glob("gradebook-*.db"))[:-keep]:
+        old.unlink()
+    return dest
+
+
+def _missing_gradebook_message() -> str:
+    backups = sorted(BACKUPS.glob("gradebook-*.db"))
+    if backups:
+        return (f"grade: the gradebook {GRADEBOOK.relative_to(ROOT)} is missing, but backups "
+                f"exist: restore the latest with `cp {backups[-1].relative_to(ROOT)} "
+                f"{GRADEBOOK.relative_to(ROOT)}` and run this command again")
+    return (f"grade: the gradebook {GRADEBOOK.relative_to(ROOT)} is missing and there is no "
+            "backup: run `nbgrader generate_assignment` for every assignment (the grades "
+            "stored in it are lost)")
 
 
 def add_missing_submission_files(assignment: str, students: list[str]) -> None:
@@ -173,16 +323,19 @@ def add_missing_submission_files(assignment: str, students: list[str]) -> None:
             secret.write_text(secrets.token_hex(64))
 
 
-def _run_autograde(assignment: str, student: str | None) -> int:
+def _run_autograde(assignment: str, student: str | None, isolate: bool = True) -> int:
     cmd = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--force",
            "--log-level=WARN"]
     if student:
         cmd.append(f"--student={student}")
+    if not isolate:
+        cmd.append("--GradingExecute.isolation=False")
     return subprocess.run(cmd, cwd=ROOT, env=nbgrader_env()).returncode
 
 
 def collect_rows(
-    assignment: str, students: list[str], notes: dict[tuple[str, str], list[str]] | None = None
+    assignment: str, students: list[str], notes: dict[tuple[str, str], list[str]] | None = None,
+    unisolated: bool = False,
 ) -> list[Row]:
     """One row per (student, notebook of the assignment), from the gradebook and the files."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -194,6 +347,13 @@ def collect_rows(
         try:
             notebooks = [nb.name for nb in gb.find_assignment(assignment).notebooks]
         except MissingEntry:
+            if list(BACKUPS.glob("gradebook-*.db")):
+                raise SystemExit(
+                    f"grade: assignment {assignment!r} is not in the gradebook. If it was "
+                    f"registered before, the gradebook was replaced: the backups are in "
+                    f"{BACKUPS.relative_to(ROOT)}/. Otherwise run `nbgrader "
+                    f"generate_assignment {assignment}` first"
+                ) from None
             raise SystemExit(
                 f"grade: assignment {assignment!r} is not in the gradebook: run "
                 f"`nbgrader generate_assignment {assignment}` first"
@@ -221,25 +381,53 @@ def collect_rows(
                     row.status = "failed"
                     row.notes.append("nbgrader could not grade it: see its log")
                 else:
-                    row.notes += _cell_notes(graded)
+                    log = pp.read_run_log(student, assignment, name)
+                    sanitize = None
+                    side = pp.run_log_path(student, assignment, name).with_suffix(".sanitize.json")
+                    if side.exists():
+                        sanitize = json.loads(side.read_text())
+                    row.notes += _cell_notes(graded, log)
+                    row.notes += _run_notes(log, sanitize)
+                    if (log and not log.get("isolated")) or (unisolated and log is None):
+                        row.notes.insert(0, NOT_ISOLATED)
+                    findings = pp.held(student, assignment, name, submitted)
+                    if findings:
+                        row.status, row.score = "held", ""
+                        row.notes.insert(0, "held for manual review, score withheld (after "
+                                         "review: `python -m autograder.grade "
+                                         f"{assignment} --student {student} --reviewed`): "
+                                         + "; ".join(_finding(f) for f in findings))
                 if row.needs_manual_grade and row.status == "graded":
                     row.notes.append("written answers wait for manual grading (formgrader)")
                 rows.append(row)
     return rows
 
 
-def write_report(rows: list[Row], assignment: str) -> Path:
-    """Write the CSV report and return its path."""
+def _finding(f: dict) -> str:
+    where = f"cell {f.get('cell', -1) + 1}" if isinstance(f.get("cell"), int) else "a cell"
+    if f.get("grade_id"):
+        where += f" ({f['grade_id']})"
+    return f"{where}, line {f.get('line')}: {f.get('rule')}: {f.get('message')}"
+
+
+def write_report(rows: list[Row], assignment: str, only: str | None = None) -> Path:
+    """Write the CSV report and return its path.
+
+    With ``only`` (one student), the other students' rows of the existing report are kept.
+    """
     REPORTS.mkdir(parents=True, exist_ok=True)
     path = REPORTS / f"{assignment}.csv"
+    fields = list(asdict(Row("", "", "", "")).keys())
+    out = [{**asdict(r), "notes": "; ".join(r.notes)} for r in rows]
+    if only is not None and path.exists():
+        with path.open(newline="") as fh:
+            kept = [r for r in csv.DictReader(fh) if r.get("student") != only]
+        out = sorted(kept + out, key=lambda r: (r["student"], r["notebook"]))
     with path.open("w", newline="") as fh:
-        fields = list(asdict(rows[0]).keys()) if rows else ["student"]
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
-        for row in rows:
-            data = asdict(row)
-            data["notes"] = "; ".join(row.notes)
-            writer.writerow(data)
+        for data in out:
+            writer.writerow({k: data.get(k, "") for k in fields})
     return path
 
 
@@ -249,25 +437,58 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--student", help="grade only this student")
     parser.add_argument("--no-autograde", action="store_true",
                         help="only rebuild the report from the existing gradebook")
+    parser.add_argument("--no-isolation", action="store_true",
+                        help="grade without the bubblewrap sandbox (the students' code can then "
+                             "read and change the course, the gradebook and each other's work)")
+    parser.add_argument("--reviewed", action="store_true",
+                        help="with --student: you reviewed this student's held notebooks as they "
+                             "are now; release their scores")
     args = parser.parse_args(argv)
     students = [args.student] if args.student else sorted(
         p.name for p in SUBMITTED.glob("*") if (p / args.assignment).is_dir()
     )
+    if args.reviewed:
+        if not args.student:
+            parser.error("--reviewed needs --student")
+        for path in sorted((SUBMITTED / args.student / args.assignment).glob("*.ipynb")):
+            pp.mark_reviewed(args.student, args.assignment, path.stem, pp.notebook_digest(path))
+        args.no_autograde = True
     notes: dict[tuple[str, str], list[str]] = {}
+    if not GRADEBOOK.exists():
+        print(_missing_gradebook_message(), file=sys.stderr)
+        return 2
     if not args.no_autograde:
-        notes = restore_grading_metadata(args.assignment, students)
+        if not args.no_isolation and (why := sandbox.unavailable_reason()) is not None:
+            print(f"grade: {why}.\nRefusing to run students' code without isolation. Install "
+                  "bubblewrap, or pass --no-isolation to accept the risk (every row of the "
+                  "report will say 'not isolated').", file=sys.stderr)
+            return 2
+        backup = backup_gradebook()
+        if backup is not None:
+            print(f"gradebook backed up to {backup.relative_to(ROOT)}")
+        for key, value in fix_near_miss_names(args.assignment, students).items():
+            notes.setdefault(key, []).extend(value)
+        for key, value in restore_grading_metadata(args.assignment, students).items():
+            notes.setdefault(key, []).extend(value)
         add_missing_submission_files(args.assignment, students)
-        _run_autograde(args.assignment, args.student)
-    rows = collect_rows(args.assignment, students, notes)
-    path = write_report(rows, args.assignment)
+        _run_autograde(args.assignment, args.student, isolate=not args.no_isolation)
+        if not GRADEBOOK.exists():
+            print(_missing_gradebook_message(), file=sys.stderr)
+            return 2
+    else:
+        for key, value in fix_near_miss_names(args.assignment, students).items():
+            notes.setdefault(key, []).extend(value)
+    rows = collect_rows(args.assignment, students, notes,
+                        unisolated=args.no_isolation and not args.no_autograde)
+    path = write_report(rows, args.assignment, only=args.student)
     width = max([len(r.student) for r in rows] + [7])
     print(f"{'student':<{width}}  {'notebook':<24} {'score':>11}  status      notes")
     for r in rows:
-        score = f"{r.score:g}/{r.max_score:g}"
+        score = f"{r.score:g}/{r.max_score:g}" if r.score != "" else f"—/{r.max_score:g}"
         print(f"{r.student:<{width}}  {r.notebook:<24} {score:>11}  {r.status:<10}  "
               f"{'; '.join(r.notes)}")
     print(f"\nreport written to {path.relative_to(ROOT)}")
-    bad = [r for r in rows if r.status in ("unreadable", "failed", "not graded")]
+    bad = [r for r in rows if r.status in ("unreadable", "failed", "not graded", "held")]
     return 1 if bad else 0
 
 

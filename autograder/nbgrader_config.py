@@ -83,6 +83,9 @@ c.Execute.extra_arguments = [
     "--InteractiveShell.xmode=Minimal",
 ]
 
+# `nbgrader export` withholds the score of a notebook held for manual review (autograder/export.py)
+c.ExportApp.plugin_class = "autograder.export.WithheldCsvExport"
+
 # ---- Feedback -------------------------------------------------------------------------------
 # Feedback is made from the autograded notebook, which holds the hidden tests: strip them.
 c.GenerateFeedback.preprocessors = [

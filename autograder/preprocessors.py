@@ -432,3 +432,37 @@ class RedactHiddenTests(Preprocessor):
         if "db_url" in info:
             _redact(nb, hidden_lines(info["db_url"], info["assignment"], info["notebook"]))
         return nb, resources
+
+
+# ---- holds: notebooks kept for manual review -------------------------------------------------
+
+REVIEWED = HERE / "reviewed.json"
+
+
+def notebook_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+
+
+def reviewed() -> dict[str, Any]:
+    try:
+        return json.loads(REVIEWED.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def mark_reviewed(student: str, assignment: str, notebook: str, digest: str) -> None:
+    """The instructor reviewed this exact submitted file: its score may be exported."""
+    data = reviewed()
+    data.setdefault(assignment, {}).setdefault(student, {})[notebook] = digest
+    REVIEWED.write_text(json.dumps(data, indent=1))
+
+
+def held(student: str, assignment: str, notebook: str, submitted: Path) -> list[dict[str, Any]]:
+    """The policy findings that hold this notebook, or [] (none, or reviewed since)."""
+    log = read_run_log(student, assignment, notebook)
+    if not log or not log.get("held"):
+        return []
+    ok = reviewed().get(assignment, {}).get(student, {}).get(notebook)
+    if ok and ok == notebook_digest(submitted):
+        return []
+    return list(log.get("policy") or [{"rule": "held", "message": "held for review"}])
