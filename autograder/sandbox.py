@@ -139,6 +139,11 @@ class SandboxUnavailable(RuntimeError):
 
 
 def bwrap() -> str | None:
+    """The bubblewrap executable: ``$NNCOURSE_BWRAP`` if set (None if it does not exist), else
+    ``bwrap`` on PATH."""
+    chosen = os.environ.get("NNCOURSE_BWRAP")
+    if chosen is not None:
+        return chosen if os.path.isfile(chosen) and os.access(chosen, os.X_OK) else None
     return shutil.which("bwrap")
 
 
