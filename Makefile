@@ -14,6 +14,9 @@ DEV_STAMP := $(VENV)/.stamp-dev
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PORT ?= 8888
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
+# The project's own Jupyter settings (jupyter-config/README.md), ahead of any already set.
+LAB_CONFIG := $(CURDIR)/jupyter-config
 
 .PHONY: lab test test-fast release check lint bench clean-venv help
 
@@ -24,7 +27,8 @@ help:
 	@echo "make check NB=00   run one notebook's visible checks (a verdict per exercise)"
 	@echo "make release    regenerate course/ from solutions/"
 	@echo "make lint       ruff"
-	@echo "make bench      nnlib against PyTorch on the CPU"
+	@echo "make bench      every budget (widgets, notebooks, cells, grading, nnlib vs PyTorch)"
+	@echo "                BENCH_ARGS=\"--only widgets\" runs one part (see bench/README.md)"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +45,8 @@ $(DEV_STAMP): pyproject.toml $(LAB_STAMP)
 lab: $(LAB_STAMP)
 	@# nbgrader's assignment list wants a world-writable exchange (as /srv/nbgrader/exchange is)
 	@mkdir -p autograder/exchange && chmod 777 autograder/exchange
-	$(BIN)/jupyter lab --notebook-dir=course $(ROOT_FLAG) --port=$(PORT) $(LAB_ARGS)
+	JUPYTER_CONFIG_PATH="$(LAB_CONFIG)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	  $(BIN)/jupyter lab --notebook-dir=course $(ROOT_FLAG) --port=$(PORT) $(LAB_ARGS)
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -60,7 +65,7 @@ lint: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
