@@ -516,3 +516,9 @@ def test_genuine_helpers_are_recognised_in_a_real_kernel_and_a_replacement_is_no
     tests = {v.grade_id: v for v in verdicts if v.kind == "test"}
     assert tests["genuine"].passed, tests["genuine"].message
     assert tests["replaced"].passed, tests["replaced"].message
+
+
+def test_an_alias_made_in_a_later_cell_is_protected_in_an_earlier_function() -> None:
+    nb = _notebook(SETUP, "def f():\n    m.allclose = print", "m = np")
+    [finding] = scan_notebook(nb, trusted=[SETUP])
+    assert (finding.cell, finding.line, finding.rule) == (1, 2, "patch")
