@@ -298,6 +298,31 @@ class ScriptedRng:
         return loc + scale * np.asarray(self._take(size))
 
 
+def ensure(ok: Any, message: str) -> None:
+    """Fail with ``message`` unless ``ok``: an ``assert`` that survives ``python -O``."""
+    __tracebackhide__ = True
+    if not ok:
+        raise GradingError(message)
+
+
+def expect_floating(value: Any, *, name: str, what: str = "floats") -> None:
+    """``value`` is an array (or number) of a floating dtype, not booleans or integers.
+
+    ``what`` names the values expected, for example ``"floats (0.0 and 1.0)"``.
+    """
+    __tracebackhide__ = True
+    dtype = np.asarray(value).dtype
+    if not np.issubdtype(dtype, np.floating):
+        raise GradingError(
+            f"{name} returned an array of dtype {dtype}; expected {what}: convert with "
+            "`.astype(float)` (booleans and integers do not behave like numbers everywhere, "
+            "and `True - False` is an error)."
+        )
+
+
+__all__ += ["ensure", "expect_floating"]
+
+
 def expect_number(
     value: Any, *, name: str, what: str = "one number", advice: str = "",
     python_float: bool = False,
