@@ -28,6 +28,21 @@ from nnlib.activations import (
 )
 from nnlib.backprop import sgd_step, two_layer_loss_and_grads
 from nnlib.basics import one_hot, standardize
+from nnlib.conv import (
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    MaxPool2d,
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    conv1d_backward,
+    conv1d_forward,
+    conv2d_backward,
+    conv2d_forward,
+    conv_output_size,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
 from nnlib.data import (
     load_digits,
     load_mnist1d,
@@ -54,7 +69,7 @@ from nnlib.gradcheck import (
     rel_error,
 )
 from nnlib.init import he_normal, he_uniform, xavier_normal, xavier_uniform
-from nnlib.layers import linear_backward, linear_forward
+from nnlib.layers import Flatten, linear_backward, linear_forward
 from nnlib.losses import (
     bce_with_logits_loss,
     hinge_loss,
@@ -92,6 +107,9 @@ from nnlib.modules import (
     Tanh,
 )
 from nnlib.normalization import (
+    BatchNorm2d,
+    batchnorm2d_backward,
+    batchnorm2d_forward,
     batchnorm_backward,
     batchnorm_forward,
     layernorm_backward,

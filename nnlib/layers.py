@@ -1,4 +1,5 @@
-"""Layers as ``*_forward`` / ``*_backward`` pairs, and their modules (``Linear``).
+"""Layers as ``*_forward`` / ``*_backward`` pairs, and their modules (``Linear``, and
+``Flatten``, the reshape between a convolutional base and a dense head).
 
 The dense layer stores ``W`` as ``(D_in, D_out)`` so that ``out = x @ W + b`` (CS231n, Keras);
 ``torch.nn.Linear`` stores the transpose. Each gradient has the dtype of the array it is the
@@ -16,7 +17,7 @@ from nnlib._validate import as_array, check_ndim, check_positive_int, check_rng
 from nnlib.init import get_initializer
 from nnlib.module import Module, Parameter, _require_cache
 
-__all__ = ["linear_forward", "linear_backward", "Linear"]
+__all__ = ["linear_forward", "linear_backward", "Linear", "Flatten"]
 
 LinearCache = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
 
@@ -146,3 +147,48 @@ class Linear(Module):
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
         )
+
+
+class Flatten(Module):
+    """out = x.reshape(N, -1) (axes start_dim..end_dim merged).  Shapes: x (N, C, H, W) ->
+    out (N, C H W) with the defaults; backward reshapes dout back to x's shape.
+
+    torch.nn.Flatten's arguments: ``start_dim=1`` keeps the batch axis, ``end_dim=-1``.
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        for name, value in (("start_dim", start_dim), ("end_dim", end_dim)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise ValueError(f"Flatten: {name} must be an integer, got {value!r}")
+        self.start_dim = int(start_dim)
+        self.end_dim = int(end_dim)
+        self._shape: tuple[int, ...] | None = None
+
+    def forward(self, x: ArrayLike) -> np.ndarray:
+        x = as_array(x, "Flatten", "x")
+        nd = max(x.ndim, 1)
+        start = self.start_dim + nd if self.start_dim < 0 else self.start_dim
+        end = self.end_dim + nd if self.end_dim < 0 else self.end_dim
+        if not 0 <= start <= end < nd:
+            raise ValueError(
+                f"Flatten: start_dim={self.start_dim} and end_dim={self.end_dim} do not select "
+                f"a range of the axes of x (shape {x.shape})"
+            )
+        self._shape = x.shape
+        if x.ndim == 0:
+            return x.reshape(1)
+        merged = int(np.prod(x.shape[start : end + 1]))
+        return x.reshape(*x.shape[:start], merged, *x.shape[end + 1 :])
+
+    def backward(self, dout: ArrayLike) -> np.ndarray:
+        shape = _require_cache(self, self._shape)
+        dout = as_array(dout, "Flatten.backward", "dout")
+        if dout.size != int(np.prod(shape)):
+            raise ValueError(
+                f"Flatten.backward: dout has shape {dout.shape} but the forward input had "
+                f"shape {shape} ({int(np.prod(shape))} entries)"
+            )
+        return dout.reshape(shape)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

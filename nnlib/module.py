@@ -24,16 +24,27 @@ from nnlib._validate import as_array
 __all__ = ["Parameter", "Module", "Sequential"]
 
 
+def _check_flag(value: Any, fn: str, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{fn}: {name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 class Parameter:
     """A trainable array and its gradient.  Shapes: data (any), grad (same shape and dtype).
 
     ``data`` is a private copy of the input (integers become float64; float32 stays float32),
     so optimizer steps never write into the caller's array. ``grad`` starts at zero and
     backward passes add into it until ``zero_grad()``.
+
+    ``requires_grad`` (True unless frozen with ``requires_grad_(False)``, as in torch): a frozen
+    parameter keeps a zero gradient (modules do not add into it) and optimizers leave it as it
+    is, whatever their momentum or weight decay.
     """
 
-    def __init__(self, data: ArrayLike) -> None:
+    def __init__(self, data: ArrayLike, requires_grad: bool = True) -> None:
         self.data: np.ndarray = np.array(as_array(data, "Parameter", "data"), copy=True)
+        self.requires_grad: bool = _check_flag(requires_grad, "Parameter", "requires_grad")
         # None stands for an all-zero gradient (as torch's grad=None after zero_grad): the
         # first backward then stores its fresh array instead of adding it to zeros.
         self._grad: np.ndarray | None = None
@@ -50,7 +61,11 @@ class Parameter:
         self._grad = value
 
     def accumulate_grad(self, g: np.ndarray) -> None:
-        """grad += g, for a fresh array ``g`` that nobody else holds (it may be kept as grad)."""
+        """grad += g, for a fresh array ``g`` that nobody else holds (it may be kept as grad).
+
+        Nothing happens when the parameter is frozen (``requires_grad`` False)."""
+        if not self.requires_grad:
+            return
         if self._grad is None and g.shape == self.data.shape and g.dtype == self.data.dtype:
             self._grad = g
         else:
@@ -68,8 +83,14 @@ class Parameter:
         """grad = 0, with the shape and dtype of the current ``data`` (allocated when read)."""
         self._grad = None
 
+    def requires_grad_(self, requires_grad: bool = True) -> Self:
+        """Freeze (False) or unfreeze (True) this parameter; returns self (torch's method)."""
+        self.requires_grad = _check_flag(requires_grad, "Parameter.requires_grad_", "requires_grad")
+        return self
+
     def __repr__(self) -> str:
-        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+        frozen = "" if self.requires_grad else ", requires_grad=False"
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}{frozen})"
 
 
 class Module:
@@ -188,6 +209,16 @@ class Module:
         for p in self.parameters():
             p.zero_grad()
 
+    def requires_grad_(self, requires_grad: bool = True) -> Self:
+        """Freeze (False) or unfreeze (True) every parameter of this module and its submodules;
+        returns self (torch's ``module.requires_grad_``). Frozen parameters get no gradient
+        and optimizers skip them; ``Sequential.backward(..., input_grad=False)`` stops before
+        a frozen first part of the network."""
+        flag = _check_flag(requires_grad, f"{type(self).__name__}.requires_grad_", "requires_grad")
+        for p in self.parameters():
+            p.requires_grad = flag
+        return self
+
     def train(self, mode: bool = True) -> Self:
         """Set ``training`` on this module and every submodule; returns self."""
         if not isinstance(mode, (bool, np.bool_)):
@@ -296,11 +327,21 @@ class Sequential(Module):
 
         ``input_grad=False`` says the input was data whose gradient nobody needs: a first
         module that accepts it (``Linear``, ``Conv2d``, ...) then skips computing it (a third
-        of its backward work) and None is returned.
+        of its backward work) and None is returned. Modules before the first one with a
+        trainable (not frozen) parameter are then not run backward at all.
         """
-        last = len(self._layers) - 1
-        for i, module in enumerate(reversed(self._layers)):
-            if i == last and not input_grad and module.accepts_input_grad:
+        first = 0
+        if not input_grad:
+            # Nobody needs the gradient below the first module with a trainable parameter (as
+            # in torch, where frozen layers on data build no graph): stop there.
+            first = next(
+                (i for i, m in enumerate(self._layers)
+                 if any(p.requires_grad for p in m.parameters())),
+                len(self._layers),
+            )
+        for i in range(len(self._layers) - 1, first - 1, -1):
+            module = self._layers[i]
+            if i == first and not input_grad and module.accepts_input_grad:
                 return module.backward(dout, input_grad=False)
             dout = module.backward(dout)
         return None if not input_grad else dout

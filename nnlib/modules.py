@@ -3,7 +3,9 @@
 Each module lives beside its functional pairs, one concept per file: the base ``Parameter``,
 ``Module`` and ``Sequential`` in ``nnlib.module``; ``Linear`` in ``nnlib.layers``; the
 activations in ``nnlib.activations``; the criteria in ``nnlib.losses``; ``Dropout`` in
-``nnlib.regularization``; ``BatchNorm1d`` and ``LayerNorm`` in ``nnlib.normalization``.
+``nnlib.regularization``; ``BatchNorm1d``, ``BatchNorm2d`` and ``LayerNorm`` in
+``nnlib.normalization``; ``Flatten`` in ``nnlib.layers``; ``Conv1d``, ``Conv2d``, ``MaxPool2d``
+and ``AvgPool2d`` in ``nnlib.conv``.
 ``from nnlib.modules import Linear`` keeps working for every name listed below.
 
 A library file that defines modules imports the base from ``nnlib.module`` (not from here), so
@@ -21,7 +23,8 @@ from nnlib.activations import (
     Tanh,
     _Activation,
 )
-from nnlib.layers import Linear
+from nnlib.conv import AvgPool2d, Conv1d, Conv2d, MaxPool2d
+from nnlib.layers import Flatten, Linear
 from nnlib.losses import (
     BCEWithLogitsLoss,
     CrossEntropyLoss,
@@ -32,7 +35,7 @@ from nnlib.losses import (
     _Loss,
 )
 from nnlib.module import Module, Parameter, Sequential, _require_cache
-from nnlib.normalization import BatchNorm1d, LayerNorm
+from nnlib.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from nnlib.regularization import Dropout
 
 __all__ = [
@@ -55,6 +58,12 @@ __all__ = [
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "MultiClassHingeLoss",
+    "Flatten",
+    "Conv1d",
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "BatchNorm2d",
     # private, imported by nnlib.training and older code
     "_Activation",
     "_Loss",

@@ -1,5 +1,5 @@
 """Batch normalisation and layer normalisation as ``*_forward`` / ``*_backward`` pairs, and their
-modules (``BatchNorm1d``, ``LayerNorm``).
+modules (``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm``).
 
 Both follow PyTorch (``torch.nn.BatchNorm1d``, ``torch.nn.LayerNorm``):
 
@@ -9,7 +9,9 @@ Both follow PyTorch (``torch.nn.BatchNorm1d``, ``torch.nn.LayerNorm``):
   variance (divide by N - 1) and torch's momentum:
   ``running = (1 - momentum) * running + momentum * batch_statistic``; in evaluation mode it
   normalises with the running statistics and changes nothing;
-- layer norm normalises each example over its last axis and behaves the same in both modes.
+- layer norm normalises each example over its last axis and behaves the same in both modes;
+- spatial batch norm (``batchnorm2d_*``, ``BatchNorm2d``) normalises each channel of
+  ``(N, C, H, W)`` images over the batch and both spatial axes (N H W values per channel).
 
 ``batchnorm_forward`` is pure: it returns the new running statistics instead of writing into
 the arrays it was given (the module ``BatchNorm1d`` keeps them as buffers).
@@ -30,7 +32,10 @@ __all__ = [
     "batchnorm_backward",
     "layernorm_forward",
     "layernorm_backward",
+    "batchnorm2d_forward",
+    "batchnorm2d_backward",
     "BatchNorm1d",
+    "BatchNorm2d",
     "LayerNorm",
 ]
 
@@ -54,6 +59,28 @@ def _check_eps(eps: Any, fn: str) -> float:
         raise ValueError(f"{fn}: eps must be a number > 0, got {eps!r}") from None
     check_positive(value, fn, "eps")
     return value
+
+
+def _channel_vector(v: ArrayLike, C: int, fn: str, name: str) -> np.ndarray:
+    v = as_array(v, fn, name)
+    if v.shape != (C,):
+        raise ValueError(
+            f"{fn}: {name} must have shape ({C},), one entry per channel of x (C={C}), "
+            f"got {v.shape}"
+        )
+    return v
+
+
+def _check_bn_hyper(fn: str, training: Any, momentum: Any, eps: Any) -> tuple[float, float]:
+    if not isinstance(training, (bool, np.bool_)):
+        raise ValueError(f"{fn}: training must be True or False, got {training!r}")
+    try:
+        momentum = float(momentum)
+    except (TypeError, ValueError):
+        raise ValueError(f"{fn}: momentum must be a number in [0, 1], got {momentum!r}") from None
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"{fn}: momentum must be in [0, 1], got {momentum!r}")
+    return momentum, _check_eps(eps, fn)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,6 +234,97 @@ def layernorm_backward(
 
 
 # ---------------------------------------------------------------------------------------------
+# Spatial batch normalisation (convolutional networks)
+# ---------------------------------------------------------------------------------------------
+
+
+def batchnorm2d_forward(
+    x: ArrayLike,
+    gamma: ArrayLike,
+    beta: ArrayLike,
+    running_mean: ArrayLike,
+    running_var: ArrayLike,
+    *,
+    training: bool,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> tuple[np.ndarray, BatchNormCache, np.ndarray, np.ndarray]:
+    """out = gamma * (x - mean) / sqrt(var + eps) + beta, per channel over (N, H, W).
+
+    Shapes: x (N, C, H, W); gamma, beta, running_mean, running_var (C,) -> out (N, C, H, W),
+    cache, new_running_mean (C,), new_running_var (C,).
+
+    batchnorm_forward with every pixel of every image counted as an example: M = N H W values
+    per channel (training needs M >= 2, as in torch); the running variance is updated with
+    the unbiased var * M / (M - 1). cache = (x_hat (N, C, H, W), gamma, inv_std (C,),
+    training). Nothing passed in is modified.
+    """
+    fn = "batchnorm2d_forward"
+    x = as_array(x, fn, "x")
+    check_ndim(x, 4, fn, "x", "(N, C, H, W)")
+    N, C, H, W = x.shape
+    gamma = _channel_vector(gamma, C, fn, "gamma")
+    beta = _channel_vector(beta, C, fn, "beta")
+    running_mean = _channel_vector(running_mean, C, fn, "running_mean")
+    running_var = _channel_vector(running_var, C, fn, "running_var")
+    momentum, eps = _check_bn_hyper(fn, training, momentum, eps)
+    M = N * H * W
+    axes = (0, 2, 3)
+    if training:
+        if M < 2:
+            raise ValueError(
+                f"{fn}: training mode needs more than one value per channel (N H W >= 2) to "
+                f"estimate a variance, got x of shape {x.shape} (torch raises too)"
+            )
+        mean = x.mean(axis=axes)
+        xc = x - mean[:, None, None]
+        var = np.mean(xc * xc, axis=axes)  # mean of squared deviations: no cancellation
+        inv_std = 1.0 / np.sqrt(var + eps)
+        x_hat = xc
+        x_hat *= inv_std[:, None, None]  # in place: xc is a fresh array
+        new_mean = (1.0 - momentum) * running_mean + momentum * mean
+        new_var = (1.0 - momentum) * running_var + momentum * var * (M / (M - 1))
+    else:
+        inv_std = 1.0 / np.sqrt(running_var + eps)
+        x_hat = (x - running_mean[:, None, None]) * inv_std[:, None, None]
+        new_mean, new_var = running_mean, running_var
+    out = gamma[:, None, None] * x_hat + beta[:, None, None]
+    return out, (x_hat, gamma, inv_std, bool(training)), new_mean, new_var
+
+
+def batchnorm2d_backward(
+    dout: ArrayLike, cache: BatchNormCache
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """dx, dgamma = sum over (N, H, W) of dout * x_hat, dbeta = sum over (N, H, W) of dout.
+
+    Shapes: dout (N, C, H, W) -> dx (N, C, H, W), dgamma (C,), dbeta (C,). With M = N H W,
+    training: dx = gamma * inv_std / M * (M * dout - dbeta - x_hat * dgamma) per channel (the
+    batchnorm_backward formula, since sum g = gamma dbeta and sum g x_hat = gamma dgamma);
+    evaluation: dx = dout * gamma * inv_std.
+    """
+    fn = "batchnorm2d_backward"
+    x_hat, gamma, inv_std, training = cache
+    dout = as_array(dout, fn, "dout")
+    if dout.shape != x_hat.shape:
+        raise ValueError(
+            f"{fn}: dout has shape {dout.shape} but the forward output had shape {x_hat.shape}"
+        )
+    axes = (0, 2, 3)
+    dbeta = dout.sum(axis=axes)
+    dgamma = np.sum(dout * x_hat, axis=axes)
+    scale = (gamma * inv_std)[:, None, None]
+    if training:
+        M = dout.shape[0] * dout.shape[2] * dout.shape[3]
+        dx = x_hat * (-dgamma / M)[:, None, None]
+        dx += dout
+        dx -= (dbeta / M)[:, None, None]
+        dx *= scale
+    else:
+        dx = dout * scale
+    return dx, dgamma, dbeta
+
+
+# ---------------------------------------------------------------------------------------------
 # Modules
 # ---------------------------------------------------------------------------------------------
 
@@ -223,6 +341,8 @@ class BatchNorm1d(Module):
     """
 
     _buffer_names = ("running_mean", "running_var", "num_batches_tracked")
+    _forward_fn = staticmethod(batchnorm_forward)
+    _backward_fn = staticmethod(batchnorm_backward)
 
     def __init__(
         self,
@@ -232,11 +352,12 @@ class BatchNorm1d(Module):
         *,
         dtype: DTypeLike = np.float64,
     ) -> None:
-        self.num_features = check_positive_int(num_features, "BatchNorm1d", "num_features")
+        name = type(self).__name__
+        self.num_features = check_positive_int(num_features, name, "num_features")
         if not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1], got {momentum!r}")
+            raise ValueError(f"{name}: momentum must be in [0, 1], got {momentum!r}")
         if not eps > 0:
-            raise ValueError(f"BatchNorm1d: eps must be > 0, got {eps!r}")
+            raise ValueError(f"{name}: eps must be > 0, got {eps!r}")
         self.eps = float(eps)
         self.momentum = float(momentum)
         self.weight = Parameter(np.ones(self.num_features, dtype=dtype))
@@ -247,7 +368,7 @@ class BatchNorm1d(Module):
         self._cache: Any = None
 
     def forward(self, x: ArrayLike) -> np.ndarray:
-        out, self._cache, mean, var = batchnorm_forward(
+        out, self._cache, mean, var = type(self)._forward_fn(
             x, self.weight.data, self.bias.data, self.running_mean, self.running_var,
             training=self.training, momentum=self.momentum, eps=self.eps,
         )
@@ -258,13 +379,26 @@ class BatchNorm1d(Module):
 
     def backward(self, dout: ArrayLike) -> np.ndarray:
         """dx; adds dgamma and dbeta into weight.grad and bias.grad."""
-        dx, dgamma, dbeta = batchnorm_backward(dout, _require_cache(self, self._cache))
-        self.weight.grad += dgamma
-        self.bias.grad += dbeta
+        dx, dgamma, dbeta = type(self)._backward_fn(dout, _require_cache(self, self._cache))
+        self.weight.accumulate_grad(dgamma)
+        self.bias.accumulate_grad(dbeta)
         return dx
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class BatchNorm2d(BatchNorm1d):
+    """out = weight * (x - mean) / sqrt(var + eps) + bias per channel, the statistics taken over
+    (N, H, W).  Shapes: x (N, C, H, W) -> out (N, C, H, W), with C = num_features.
+
+    Everything else as BatchNorm1d (torch.nn.BatchNorm2d): training uses and tracks the batch
+    statistics (N H W >= 2), evaluation the buffers ``running_mean`` / ``running_var``, which
+    ``state_dict()`` saves with ``num_batches_tracked`` under torch's names.
+    """
+
+    _forward_fn = staticmethod(batchnorm2d_forward)
+    _backward_fn = staticmethod(batchnorm2d_backward)
 
 
 class LayerNorm(Module):
@@ -301,8 +435,8 @@ class LayerNorm(Module):
     def backward(self, dout: ArrayLike) -> np.ndarray:
         """dx; adds dgamma and dbeta into weight.grad and bias.grad."""
         dx, dgamma, dbeta = layernorm_backward(dout, _require_cache(self, self._cache))
-        self.weight.grad += dgamma
-        self.bias.grad += dbeta
+        self.weight.accumulate_grad(dgamma)
+        self.bias.accumulate_grad(dbeta)
         return dx
 
     def extra_repr(self) -> str:

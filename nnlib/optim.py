@@ -335,8 +335,11 @@ class Optimizer:
         return rule(w, dw, state, **self.defaults)
 
     def step(self) -> None:
-        """p.data <- rule(p.data, p.grad, state[p]) for every parameter, in place."""
+        """p.data <- rule(p.data, p.grad, state[p]) for every parameter, in place; frozen
+        parameters (``requires_grad`` False) are skipped, as torch skips a grad of None."""
         for p in self.params:
+            if not p.requires_grad:
+                continue
             next_w, self.state[p] = self.update(p.data, p.grad, self.state.get(p, {}))
             p.data[...] = next_w
 
@@ -387,6 +390,8 @@ class SGD(Optimizer):
             return
         lr = float(d["lr"])
         for p in self.params:
+            if not p.requires_grad:
+                continue
             g = p.grad
             if g.shape != p.data.shape:
                 super().step()  # the rule raises a ValueError naming the shapes

@@ -60,3 +60,37 @@ def logits_and_labels(draw: st.DrawFn, *, bound: float = BOUND) -> tuple[np.ndar
     N, K = z.shape
     y = draw(hnp.arrays(np.int64, (N,), elements=st.integers(0, K - 1)))
     return z, y
+
+
+@st.composite
+def conv2d_geometry(draw: st.DrawFn, *, max_side: int = 9) -> dict[str, int]:
+    """Shapes for a 2-D convolution: N, C, F, H, W, KH, KW, stride SH/SW, padding PH/PW.
+
+    Batches of one, one channel and many, odd and non-square sizes, strides larger than the
+    kernel and padding larger than half the kernel all occur; the kernel always fits the
+    padded input (torch's requirement).
+    """
+    KH, KW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    PH, PW = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+    H = draw(st.integers(max(1, KH - 2 * PH), max_side))
+    W = draw(st.integers(max(1, KW - 2 * PW), max_side))
+    return {
+        "N": draw(st.integers(1, 3)), "C": draw(st.integers(1, 4)), "F": draw(st.integers(1, 4)),
+        "H": H, "W": W, "KH": KH, "KW": KW,
+        "SH": draw(st.integers(1, 5)), "SW": draw(st.integers(1, 5)), "PH": PH, "PW": PW,
+    }
+
+
+@st.composite
+def pool2d_geometry(draw: st.DrawFn, *, max_side: int = 9) -> dict[str, int]:
+    """Shapes for 2-D pooling: N, C, H, W, kernel KH/KW, stride SH/SW, padding PH/PW <= K/2
+    (torch's limit); overlapping windows (stride < kernel) and gaps (stride > kernel) occur."""
+    KH, KW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    PH, PW = draw(st.integers(0, KH // 2)), draw(st.integers(0, KW // 2))
+    return {
+        "N": draw(st.integers(1, 3)), "C": draw(st.integers(1, 4)),
+        "H": draw(st.integers(max(1, KH - 2 * PH), max_side)),
+        "W": draw(st.integers(max(1, KW - 2 * PW), max_side)),
+        "KH": KH, "KW": KW, "SH": draw(st.integers(1, 4)), "SW": draw(st.integers(1, 4)),
+        "PH": PH, "PW": PW,
+    }
