@@ -323,6 +323,144 @@ def expect_floating(value: Any, *, name: str, what: str = "floats") -> None:
 __all__ += ["ensure", "expect_floating"]
 
 
+def call_update_rule(
+    rule: Callable[..., Any],
+    w: np.ndarray,
+    dw: np.ndarray,
+    state: dict[str, Any],
+    hyper: dict[str, Any],
+    *,
+    name: str,
+    state_keys: Sequence[str] = (),
+    step_key: str | None = None,
+    rebuild: str = "next_w = w - lr * ...",
+) -> tuple[Any, dict[str, Any]]:
+    """``rule(w, dw, state, **hyper)`` held to the update-rule contract; returns its pair.
+
+    The contract (CS231n's, with PyTorch's names): ``rule(w, dw, state, *, lr, ...) ->
+    (next_w, next_state)``, changing nothing it was given. Fails, naming ``name``, when the rule
+
+    - raises (with advice for ``if state.get(...)`` on an array, and for a state shaped
+      ``(len(w),)`` that cannot broadcast against a 2-D ``w``);
+    - does not return the pair ``(next_w, next_state)``, in that order, ``next_state`` a dict;
+    - returns a ``next_w`` not shaped like ``w``;
+    - modifies ``w``, ``dw``, the state dict or one of its arrays in place, or returns the very
+      dict it was given;
+    - leaves out a key of ``state_keys`` (PyTorch's names), stores an array not shaped like
+      ``w``, or stores ``w`` or ``dw`` itself instead of a copy;
+    - stores under ``step_key`` something other than one whole number.
+
+    ``rebuild`` shows how to build a new array instead of writing into one, for example
+    ``"s = s + g * g, not s += g * g"``.
+    """
+    __tracebackhide__ = True
+    if not callable(rule):
+        raise GradingError(f"{name} should be a function, got a {type(rule).__name__}.")
+    kept = (w.copy(), dw.copy(), {k: np.copy(v) for k, v in state.items()})
+    try:
+        result = rule(w, dw, state, **hyper)
+    except GradingError:
+        raise
+    except ValueError as exc:
+        if "truth value of an array" in str(exc):
+            raise GradingError(
+                f"{name} raised ValueError: {exc}. To test whether the state has an entry yet, "
+                "write `if previous is None:` after previous = state.get(key) (not `== None` "
+                "or `not previous`, which fail on arrays)."
+            ) from None
+        if "broadcast" in str(exc) and np.ndim(w) >= 2:
+            raise GradingError(
+                f"{name} failed on a 2-D weight matrix w with ValueError: {str(exc).strip()}. "
+                "Is a state array shaped (len(w),)? The state must be shaped like w "
+                "(np.zeros_like(w)), not np.zeros(len(w))."
+            ) from None
+        raise GradingError(f"{name} raised {explain_exception(exc)}") from None
+    except Exception as exc:  # the learner's error, in their words
+        raise GradingError(f"{name} raised {explain_exception(exc)}") from None
+    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
+        if result is None:
+            got = "None: did you forget `return`?"
+        elif isinstance(result, tuple | list):
+            got = (
+                f"a {type(result).__name__} of length {len(result)} "
+                f"({', '.join(type(r).__name__ for r in result)})"
+            )
+            if len(result) == 2 and isinstance(result[0], dict):
+                got += ": put next_w first, then next_state"
+            elif len(result) == 2 and isinstance(result[1], dict):
+                got += ": return a tuple, `return next_w, next_state`"
+        else:
+            got = f"a {type(result).__name__}"
+            if isinstance(result, np.ndarray):
+                got += " (next_w alone?): `return next_w, next_state`"
+        raise GradingError(
+            f"{name} should return the pair (next_w, next_state), with next_state a dict; it "
+            f"returned {got}" + ("" if got.endswith("?") else ".")
+        )
+    next_w, next_state = result
+    if np.shape(next_w) != np.shape(w):
+        raise GradingError(
+            f"next_w returned by {name} has shape {np.shape(next_w)}, but w has shape "
+            f"{np.shape(w)}: next_w must be shaped like w."
+        )
+    for pname, before, after in (("w", kept[0], w), ("dw", kept[1], dw)):
+        if not np.array_equal(before, after):
+            raise GradingError(
+                f"{name} modified its input {pname} in place (with -=, +=, *= or [...] =). The "
+                "caller still uses it: compute a new array instead, e.g. next_w = w - lr * ..."
+            )
+    if set(state) != set(kept[2]) or any(
+        not np.array_equal(state[k], v) for k, v in kept[2].items()
+    ):
+        raise GradingError(
+            f"{name} changed the state dict it was given (it assigned a key, or changed one of "
+            "its arrays with +=, *= or [...] =). The caller keeps that dict: make a new one "
+            f"with next_state = dict(state), and new arrays ({rebuild})."
+        )
+    if next_state is state:
+        raise GradingError(
+            f"{name} returned the very dict it was given as next_state. Return a new dict, e.g. "
+            "dict(state), so that the caller's state and the next one stay separate objects."
+        )
+    for key in state_keys:
+        if key not in next_state:
+            raise GradingError(
+                f"the state returned by {name} has no key {key!r}: store it under "
+                f"next_state[{key!r}], the name torch.optim uses."
+            )
+        if key == step_key:
+            continue
+        if np.shape(next_state[key]) != np.shape(w):
+            raise GradingError(
+                f"next_state[{key!r}] returned by {name} has shape "
+                f"{np.shape(next_state[key])}, but w has shape {np.shape(w)}: the state must "
+                "be shaped like w (np.zeros_like(w)), not np.zeros(len(w))."
+            )
+        if np.shares_memory(next_state[key], dw) or np.shares_memory(next_state[key], w):
+            raise GradingError(
+                f"next_state[{key!r}] returned by {name} is the array dw (or w) itself: store a "
+                "copy, e.g. g.copy(), or your state changes whenever the caller changes its "
+                "gradient array."
+            )
+    if step_key is not None:
+        t = next_state[step_key]
+        if (
+            isinstance(t, bool)
+            or not isinstance(t, int | float | np.integer | np.floating | np.ndarray)
+            or np.ndim(t) != 0
+            or not float(t).is_integer()
+        ):
+            raise GradingError(
+                f"next_state[{step_key!r}] returned by {name} is {t!r}, not a single whole "
+                "number: store t, the number of steps taken so far, as a Python int or a 0-d "
+                "number (not an array of shape (1,))."
+            )
+    return next_w, next_state
+
+
+__all__ += ["call_update_rule"]
+
+
 def expect_number(
     value: Any, *, name: str, what: str = "one number", advice: str = "",
     python_float: bool = False,
