@@ -1,229 +1,201 @@
-"""One MLP training step (forward, loss, backward, SGD update): nnlib against PyTorch on the CPU.
+"""`make bench`: every budget of the course, each figure printed against its budget.
 
-Both libraries get the same sizes, the same initial weights (copied across; torch stores the
-transpose of nnlib's W), the same batch and the same number of threads. Before timing, one step
-of each is checked to give the same loss and the same updated weights. The table reports the
-median ms/step of several timed runs and the ratio nnlib / torch measured in this same run.
+Parts (all by default; ``--only`` picks some, ``make bench BENCH_ARGS="--only widgets"``):
 
-    python bench/run.py              # the table (about 30 s on 2 cores)
-    python bench/run.py --threads 1  # NumPy's BLAS and torch both on one thread
-    python bench/run.py --profile 1  # also cProfile the nnlib step of SIZES[1] (float32)
+- ``widgets``   every explorer in nncourse/widgets/ redraws in <= 0.5 s of CPU (budget_widgets.py)
+- ``notebooks`` every source notebook top to bottom in a real kernel: <= 60 s, every check cell
+                <= 5 s, every cell's autograder limit >= 4x its CPU time (budget_notebooks.py)
+- ``grading``   real ``nbgrader autograde`` of each solved notebook for one student, at full
+                marks, within the notebook's budget plus nbgrader's own (budget_grading.py)
+- ``torch``     nnlib against PyTorch: every ``bench/bench_*.py`` (bench_mlp.py: one MLP
+                training step; others add their own), each row's ratio nnlib / torch against
+                the row's ``budget_ratio``
+
+Each line reads: what, the figure, the budget, PASS or FAIL. The exit status is 1 when any
+budget is missed (measure on an idle machine: the load average is printed and recorded). Each
+part rewrites its own section of bench/RESULTS.md with the date, the machine and the load.
+
+    python bench/run.py                          # everything (15-30 min on 2 cores)
+    python bench/run.py --only widgets           # one part (comma-separated or repeated)
+    python bench/run.py --only notebooks,grading --notebooks 00 07
+    python bench/run.py --only torch --threads 1 # BLAS and torch on one thread
+    python bench/run.py --no-write               # print only, leave RESULTS.md alone
+
+A ``bench/bench_*.py`` module exposes ``run() -> list[dict]`` (``run(threads=N)`` if it takes
+``threads``), one dict per row with the keys ``name``, ``nnlib_ms``, ``torch_ms``, ``ratio``,
+``budget_ratio`` (None: no budget) and any extras; a row that passes on another criterion too
+sets ``passed`` (bool) and says which in ``budget_note``. It runs alone with
+``python bench/bench_<name>.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import os
-import platform
-import pstats
-import statistics
+import importlib.util
+import inspect
 import sys
 import time
-from collections.abc import Callable
+import traceback
+from pathlib import Path
 
-import numpy as np
-import torch
-from threadpoolctl import threadpool_info, threadpool_limits
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from common import (  # noqa: E402
+    Line,
+    load_average,
+    machine,
+    md_table,
+    now,
+    print_lines,
+    section_header,
+    write_section,
+)
 
-import nnlib
-
-# (batch_size, layer widths): input, hidden..., classes
-SIZES: list[tuple[int, tuple[int, ...]]] = [
-    (32, (64, 128, 10)),
-    (128, (784, 256, 256, 10)),
-    (512, (784, 1024, 1024, 10)),
-]
-DTYPES = [np.float32, np.float64]
-LR = 0.01
-RUNS = 7  # timed runs per measurement; the median is reported
-RUN_SECONDS = 0.15  # target length of one timed run (sets the steps per run)
-# Pause before each timed run: an idle OpenBLAS or OpenMP pool keeps its threads spinning for
-# a while (OpenBLAS: about 0.1 s) and would steal the cores from the other library's run.
-SETTLE_SECONDS = 0.3
-# (rtol, atol) for the parity check of loss and updated weights
-TOLERANCE = {np.float32: (1e-4, 1e-5), np.float64: (1e-10, 1e-12)}
-
-
-def blas_threads() -> tuple[int, str]:
-    """Threads of the BLAS that NumPy uses, and its name (threadpoolctl)."""
-    for info in threadpool_info():
-        if info["user_api"] == "blas" and "numpy" in info["filepath"]:
-            return info["num_threads"], f"{info['internal_api']} {info.get('version', '')}"
-    for info in threadpool_info():
-        if info["user_api"] == "blas":
-            return info["num_threads"], f"{info['internal_api']} {info.get('version', '')}"
-    return 1, "unknown"
+PARTS = ("widgets", "notebooks", "grading", "torch")
+TITLES = {
+    "widgets": "Widgets: a redraw in at most 0.5 s of CPU",
+    "notebooks": "Notebooks, check cells and per-cell time limits",
+    "grading": "Grading: nbgrader autograde, one student per notebook",
+    "torch": "nnlib against PyTorch on the CPU",
+}
 
 
-def make_batch(batch_size: int, widths: tuple[int, ...], dtype, rng: np.random.Generator):
-    X = rng.standard_normal((batch_size, widths[0])).astype(dtype)
-    y = rng.integers(0, widths[-1], size=batch_size)
-    return X, y
+def bench_modules() -> list[Path]:
+    """Every bench/bench_*.py, bench_mlp.py first."""
+    return sorted(HERE.glob("bench_*.py"), key=lambda p: (p.name != "bench_mlp.py", p.name))
 
 
-def make_nnlib(widths: tuple[int, ...], dtype, rng: np.random.Generator):
-    layers: list[nnlib.Module] = []
-    for i, (d_in, d_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
-        layers.append(nnlib.Linear(d_in, d_out, rng=rng, init="he_uniform", dtype=dtype))
-        if i < len(widths) - 2:
-            layers.append(nnlib.ReLU())
-    net = nnlib.Sequential(*layers)
-    # Random biases, so that the parity check also covers them.
-    for layer in layers:
-        if isinstance(layer, nnlib.Linear):
-            layer.bias.data[...] = rng.uniform(-0.1, 0.1, size=layer.bias.shape)
-    return net, nnlib.CrossEntropyLoss(), nnlib.SGD(net.parameters(), lr=LR)
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
 
 
-def make_torch(net: nnlib.Sequential, dtype):
-    """The same model in torch, with nnlib's current weights copied across (W transposed)."""
-    layers: list[torch.nn.Module] = []
-    for layer in net:
-        if isinstance(layer, nnlib.Linear):
-            lin = torch.nn.Linear(layer.in_features, layer.out_features, dtype=_torch_dtype(dtype))
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(layer.weight.data.T.copy()))
-                lin.bias.copy_(torch.from_numpy(layer.bias.data.copy()))
-            layers.append(lin)
-        else:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
-    return model, torch.nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=LR)
+def run_torch(threads: int | None, profile: int | None) -> tuple[list[Line], str]:
+    lines: list[Line] = []
+    rows = []
+    for path in bench_modules():
+        try:
+            module = _load(path)
+            takes_threads = "threads" in inspect.signature(module.run).parameters
+            if threads is not None and not takes_threads:
+                from threadpoolctl import threadpool_limits
 
-
-def _torch_dtype(dtype) -> torch.dtype:
-    return torch.float32 if dtype == np.float32 else torch.float64
-
-
-def nnlib_step(net, crit, opt, X, y) -> float:
-    opt.zero_grad()
-    loss = crit(net(X), y)
-    net.backward(crit.backward(), input_grad=False)  # X is data: no dX, as in torch
-    opt.step()
-    return loss
-
-
-def torch_step(model, crit, opt, X, y) -> float:
-    opt.zero_grad()
-    loss = crit(model(X), y)
-    loss.backward()
-    opt.step()
-    return loss.detach()
-
-
-def check_parity(net, model, nn_parts, t_parts, X, y, Xt, yt, dtype) -> None:
-    """One step each from the same weights: same loss, same updated weights and biases."""
-    rtol, atol = TOLERANCE[dtype]
-    loss_nn = nnlib_step(*nn_parts, X, y)
-    loss_t = float(torch_step(*t_parts, Xt, yt))
-    assert np.isclose(loss_nn, loss_t, rtol=rtol, atol=atol), (
-        f"loss differs: nnlib {loss_nn!r}, torch {loss_t!r} (rtol={rtol}, atol={atol})"
-    )
-    t_linears = [m for m in model if isinstance(m, torch.nn.Linear)]
-    nn_linears = [m for m in net if isinstance(m, nnlib.Linear)]
-    for i, (a, b) in enumerate(zip(nn_linears, t_linears, strict=True)):
-        assert a.weight.dtype == dtype, f"layer {i}: nnlib weight became {a.weight.dtype}"
-        for name, mine, theirs in [
-            ("weight", a.weight.data, b.weight.detach().numpy().T),
-            ("bias", a.bias.data, b.bias.detach().numpy()),
-        ]:
-            bad = ~np.isclose(mine, theirs, rtol=rtol, atol=atol)
-            assert not bad.any(), (
-                f"layer {i} {name} after one step differs at {np.argwhere(bad)[0].tolist()}: "
-                f"nnlib {mine[bad][0]!r}, torch {theirs[bad][0]!r} (rtol={rtol}, atol={atol})"
-            )
-
-
-def _steps_per_run(step: Callable[[], object]) -> int:
-    """Warm up ``step`` and return how many steps make one timed run of ~RUN_SECONDS."""
-    t0 = time.perf_counter()
-    warm = 0
-    while warm < 3 or time.perf_counter() - t0 < 0.05:
-        step()
-        warm += 1
-    return max(1, int(RUN_SECONDS * warm / (time.perf_counter() - t0)))
-
-
-def time_pair(step_a: Callable[[], object], step_b: Callable[[], object]) -> tuple[float, float]:
-    """Median seconds per step of each, over RUNS timed runs after warm-up.
-
-    The runs of a and b alternate, so that load from other processes on the machine falls on
-    both alike and the ratio stays meaningful even when the absolute times drift.
-    """
-    n_a, n_b = _steps_per_run(step_a), _steps_per_run(step_b)
-    times_a, times_b = [], []
-    for _ in range(RUNS):
-        for step, n, times in [(step_a, n_a, times_a), (step_b, n_b, times_b)]:
-            time.sleep(SETTLE_SECONDS)
-            t0 = time.perf_counter()
-            for _ in range(n):
-                step()
-            times.append((time.perf_counter() - t0) / n)
-    return statistics.median(times_a), statistics.median(times_b)
-
-
-def setup(batch_size: int, widths: tuple[int, ...], dtype):
-    rng = np.random.default_rng(0)
-    X, y = make_batch(batch_size, widths, dtype, rng)
-    net, crit, opt = make_nnlib(widths, dtype, rng)
-    model, tcrit, topt = make_torch(net, dtype)
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    return X, y, Xt, yt, (net, crit, opt), (model, tcrit, topt)
-
-
-def profile_nnlib(batch_size: int, widths: tuple[int, ...], dtype, steps: int = 50) -> None:
-    X, y, _, _, nn_parts, _ = setup(batch_size, widths, dtype)
-    for _ in range(5):
-        nnlib_step(*nn_parts, X, y)
-    prof = cProfile.Profile()
-    prof.enable()
-    for _ in range(steps):
-        nnlib_step(*nn_parts, X, y)
-    prof.disable()
-    label = f"{batch_size} x {'-'.join(map(str, widths))} {np.dtype(dtype).name}"
-    print(f"\ncProfile of {steps} nnlib steps, {label} (tottime = own time)")
-    pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+                threadpool_limits(limits=threads, user_api="blas")
+            results = module.run(threads=threads) if threads is not None and takes_threads \
+                else module.run()
+        except Exception as exc:  # noqa: BLE001 (a parity failure, say: named, then go on)
+            traceback.print_exc()
+            line = Line("torch", f"{path.stem}: runs and matches torch", float("nan"), 0.0,
+                        unit="ratio", ok=False, note=f"{type(exc).__name__}: {exc}"[:300])
+            print_lines([line])
+            lines.append(line)
+            rows.append([path.stem, "—", "—", "—", "—", "—", "FAIL", line.note])
+            continue
+        for row in results:
+            extras = {k: v for k, v in row.items() if v is not None and k not in (
+                "name", "nnlib_ms", "torch_ms", "ratio", "budget_ratio", "passed")}
+            extra_text = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                                   for k, v in extras.items())
+            budget = row.get("budget_ratio")
+            # A row may decide itself ("passed": another criterion, stated in its "budget_note")
+            ok = bool(row["passed"]) if row.get("passed") is not None else (
+                True if budget is None else None)
+            line = Line("torch", f"{path.stem}: {row['name']}, ratio nnlib / torch",
+                        float(row["ratio"]), float(budget) if budget is not None else float("inf"),
+                        unit="ratio", ok=ok,
+                        note=f"nnlib {row['nnlib_ms']:.3f} ms, torch {row['torch_ms']:.3f} ms"
+                             + ("" if budget is not None else "; no budget")
+                             + (f"; {row['budget_note']}" if row.get("budget_note") else ""))
+            print_lines([line])
+            lines.append(line)
+            rows.append([path.stem, row["name"], f"{row['nnlib_ms']:.3f}",
+                         f"{row['torch_ms']:.3f}", f"{row['ratio']:.2f}",
+                         "—" if budget is None else f"{budget:g}", line.verdict(), extra_text])
+        if path.stem == "bench_mlp" and profile is not None:
+            batch_size, widths = module.SIZES[profile]
+            module.profile_nnlib(batch_size, widths, module.np.float32)
+    report = "\n".join([
+        "Ratio = nnlib ms / torch ms, both measured in this run (alternating timed runs, so "
+        "that other load falls on both alike); above 1 nnlib is slower. A row passes when its "
+        "ratio is at most its budget. Every row first checks that both libraries compute the "
+        "same result.",
+        "",
+        md_table(["bench", "row", "nnlib ms", "torch ms", "ratio", "budget", "verdict",
+                  "details"], rows, "llrrrrll"),
+    ])
+    return lines, report
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", type=int, metavar="I", default=None,
-                        help="also cProfile the nnlib step of SIZES[I] (float32)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(__doc__.splitlines()[2:16]))
+    parser.add_argument("--only", action="append", default=None, metavar="PART",
+                        help=f"run only these parts ({', '.join(PARTS)}); comma-separated or "
+                             "repeated")
+    parser.add_argument("--notebooks", nargs="+", metavar="PREFIX", default=None,
+                        help="notebooks and grading: only the notebooks whose names start so")
     parser.add_argument("--threads", type=int, default=None,
-                        help="limit NumPy's BLAS to this many threads (default: as loaded)")
+                        help="torch: limit NumPy's BLAS (and torch) to this many threads")
+    parser.add_argument("--profile", type=int, metavar="I", default=None,
+                        help="torch: also cProfile the nnlib MLP step of SIZES[I] (float32)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="a line for every widget setting and every notebook cell")
+    parser.add_argument("--no-write", action="store_true", help="leave bench/RESULTS.md alone")
     args = parser.parse_args(argv)
 
-    if args.threads is not None:
-        threadpool_limits(limits=args.threads, user_api="blas")
-    n_threads, blas = blas_threads()
-    torch.set_num_threads(n_threads)
-    print(f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}")
-    print(f"cpu: {platform.processor() or platform.machine()}, os.cpu_count() = {os.cpu_count()}")
-    print(f"numpy BLAS: {blas}, {n_threads} threads; "
-          f"torch.get_num_threads() = {torch.get_num_threads()}")
-    print(f"timing: median of {RUNS} runs of ~{RUN_SECONDS}s each after warm-up; lr={LR}\n")
+    parts = [p for item in (args.only or list(PARTS)) for p in item.split(",") if p]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part(s) {unknown}; the parts are {', '.join(PARTS)}")
+    parts = [p for p in PARTS if p in parts]
 
-    header = f"{'size':<28} {'dtype':<8} {'nnlib ms/step':>14} {'torch ms/step':>14} {'ratio':>7}"
-    print(header)
-    print("-" * len(header))
-    for batch_size, widths in SIZES:
-        for dtype in DTYPES:
-            X, y, Xt, yt, nn_parts, t_parts = setup(batch_size, widths, dtype)
-            check_parity(nn_parts[0], t_parts[0], nn_parts, t_parts, X, y, Xt, yt, dtype)
-            t_nn, t_t = time_pair(
-                lambda nn_parts=nn_parts, X=X, y=y: nnlib_step(*nn_parts, X, y),
-                lambda t_parts=t_parts, Xt=Xt, yt=yt: torch_step(*t_parts, Xt, yt),
-            )
-            size = f"{batch_size} x {'-'.join(map(str, widths))}"
-            print(f"{size:<28} {np.dtype(dtype).name:<8} {t_nn * 1e3:>14.3f} "
-                  f"{t_t * 1e3:>14.3f} {t_nn / t_t:>7.2f}", flush=True)
-    print("\nparity: loss and updated weights matched torch for every row before timing")
+    print(f"make bench, {now()}: {', '.join(parts)}")
+    print(f"machine: {machine()}")
+    print(f"load average (1, 5, 15 min): {load_average()} (budgets assume an idle machine)\n")
+    all_lines: list[Line] = []
+    for part in parts:
+        started, load_before, t0 = now(), load_average(), time.perf_counter()
+        print(f"== {part} ==", flush=True)
+        if part == "widgets":
+            import budget_widgets
 
-    if args.profile is not None:
-        batch_size, widths = SIZES[args.profile]
-        profile_nnlib(batch_size, widths, np.float32)
-    return 0
+            lines, report = budget_widgets.run(verbose=args.verbose)
+        elif part == "notebooks":
+            import budget_notebooks
+
+            lines, report = budget_notebooks.run(args.notebooks, verbose=args.verbose)
+        elif part == "grading":
+            import budget_grading
+
+            lines, report = budget_grading.run_all(args.notebooks)
+        else:
+            lines, report = run_torch(args.threads, args.profile)
+        failed = [ln for ln in lines if not ln.passed]
+        print(f"-- {part}: {len(lines) - len(failed)} of {len(lines)} budget lines pass "
+              f"({time.perf_counter() - t0:.0f} s)\n", flush=True)
+        all_lines += lines
+        if not args.no_write:
+            command = "python bench/run.py --only " + part + (
+                " --notebooks " + " ".join(args.notebooks)
+                if args.notebooks and part in ("notebooks", "grading") else "") + (
+                f" --threads {args.threads}" if args.threads and part == "torch" else "")
+            verdict = (f"**{len(lines) - len(failed)} of {len(lines)} budget lines pass**"
+                       + (": " + "; ".join(f"{ln.name} {ln.figure_text()}" for ln in failed)
+                          if failed else "."))
+            write_section(part, "\n".join([
+                section_header(TITLES[part], started, load_before, command), verdict, "",
+                report]))
+    failed = [ln for ln in all_lines if not ln.passed]
+    print(f"{len(all_lines) - len(failed)} of {len(all_lines)} budget lines pass.")
+    for line in failed:
+        print("FAIL " + line.text(0))
+    if not args.no_write:
+        print("results written to bench/RESULTS.md")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
