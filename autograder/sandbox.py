@@ -13,8 +13,8 @@ What the sandboxed code can reach:
 - read only: the operating system's programs and libraries (``/usr``, a few ``/etc`` files),
   the Python environment (its prefix, the base interpreter, the editable ``nnlib``/``nncourse``
   source folders), and a copy of its own submission folder (``/submission``);
-- write only: a scratch copy of that folder (a size-limited tmpfs at the working directory
-  the autograder gives it) and a private ``/tmp``;
+- write only: a scratch copy of that folder (a size-limited tmpfs, its working directory,
+  ``/home/student/<assignment>``) and a private ``/tmp``;
 - not at all: the repository (``solutions/``, ``autograder/`` with the gradebook, the submitted,
   autograded and feedback folders and the course secret, ``course/``), other students' work,
   the instructor's home, the network (own network namespace: the kernel speaks to nbgrader over
@@ -65,6 +65,8 @@ LIMITS = {
 #: Size of the scratch working directory and of /tmp (tmpfs, in memory).
 SCRATCH_BYTES = 256 * 1024**2
 NOBODY = 65534
+#: Where the scratch copy of the submission is, inside the sandbox.
+WORKDIR = "/home/student"
 
 #: /etc entries a Python kernel needs (the rest of /etc is not visible).
 ETC = ["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group",
@@ -116,6 +118,7 @@ os.execv(argv[0], argv)
 """.replace("NOBODY", str(NOBODY))
 
 # Runs inside the sandbox: the working directory is an empty tmpfs, /submission the copy.
+# (HOME is /tmp/home, so nothing else lives under WORKDIR.)
 _BOOT = """
 import os, shutil, sys
 for name in os.listdir("/submission"):
@@ -225,7 +228,10 @@ def launch_command(cmd: list[str], *, cwd: Path, submission: Path, private: Path
         args += ["--ro-bind", str(cache), f"/cache/mpl/{cache.name}"]
         sources.append(cache)
     args += ["--bind", str(private), str(private)]
-    args += ["--size", str(SCRATCH_BYTES), "--tmpfs", str(cwd), "--chdir", str(cwd)]
+    # the scratch folder is named like the submission's, under a path that says nothing about
+    # the course's layout (the autograder's own folders are not even mount points here)
+    inside = f"{WORKDIR}/{cwd.name}"
+    args += ["--size", str(SCRATCH_BYTES), "--tmpfs", inside, "--chdir", inside]
     home = "/tmp/home"
     args += ["--clearenv", "--setenv", "HOME", home, "--setenv", "IPYTHONDIR", f"{home}/.ipython",
              "--setenv", "MPLCONFIGDIR", f"{home}/.matplotlib",

@@ -110,20 +110,24 @@ try:
     memory = "allocated 8 GB"
 except MemoryError:
     memory = "MemoryError"
-threads = 0
+started = []
 try:
     for _ in range(400):
-        threading.Thread(target=time.sleep, args=(5,), daemon=True).start()
-        threads += 1
+        started.append(threading.Thread(target=time.sleep, args=(1,), daemon=True))
+        started[-1].start()
 except RuntimeError:
-    pass
+    started.pop()
+threads = len(started)
+for thread in started:
+    thread.join()
 try:
     open("/usr/pwned", "w")
     rofs = "wrote"
 except OSError as exc:
     rofs = type(exc).__name__
 open("scratch.txt", "w").write("mine")
-print("PROBE", json.dumps({{"seen": seen, "net": net, "memory": memory, "threads": threads,
+print("PROBE", json.dumps({{"seen": seen, "cwd": os.getcwd(), "files": sorted(os.listdir(".")),
+                            "net": net, "memory": memory, "threads": threads,
                             "rofs": rofs, "numpy": np.__file__, "nncourse": nncourse.__file__,
                             "seed": nncourse.testing.hidden_seed("probe"),
                             "salted": bool(os.environ.get("NNCOURSE_HIDDEN_SALT"))}}))
@@ -262,6 +266,8 @@ def test_the_gradebook_survives_and_nothing_outlives_the_notebook(hostile):
 def test_the_sandbox_sees_only_its_own_folder_and_the_environment(hostile):
     seen = probe(hostile["root"], "probe_a")
     assert not any(seen["seen"].values()), seen["seen"]
+    assert str(hostile["root"]) not in seen["cwd"]
+    assert f"{A}.ipynb" in seen["files"] and "submission_secret.txt" not in seen["files"]
     assert seen["net"] != "connected" and not hostile["connected"]
     assert seen["memory"] == "MemoryError"
     assert 0 < seen["threads"] < 300, seen["threads"]
