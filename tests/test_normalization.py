@@ -287,3 +287,99 @@ def test_layernorm_is_pure_and_rejects_bad_inputs(rng):
         layernorm_forward(x, g, b, eps=-1.0)
     with pytest.raises(ValueError, match="dout has shape"):
         layernorm_backward(np.ones((4, 3)), cache)
+
+
+# ---------------------------------------------------------------------------------------------
+# Spatial batch norm (BatchNorm2d) for convolutional networks
+# ---------------------------------------------------------------------------------------------
+
+
+def test_batchnorm2d_equals_batchnorm_over_pixels(rng):
+    """Spatial batch norm is batch norm with every pixel of every image as an example."""
+    from nnlib.normalization import batchnorm2d_backward, batchnorm2d_forward
+
+    x = rng.standard_normal((3, 4, 5, 2)) * 2 + 1
+    gamma, beta, rm, rv = _bn_params(rng, 4)
+    flat = x.transpose(0, 2, 3, 1).reshape(-1, 4)
+    for training in (True, False):
+        out, cache, m2, v2 = batchnorm2d_forward(x, gamma, beta, rm, rv, training=training,
+                                                 momentum=0.3)
+        ref, rcache, rm2, rv2 = batchnorm_forward(flat, gamma, beta, rm, rv, training=training,
+                                                  momentum=0.3)
+        np.testing.assert_allclose(out.transpose(0, 2, 3, 1).reshape(-1, 4), ref, rtol=1e-12)
+        np.testing.assert_allclose(m2, rm2, rtol=1e-12)
+        np.testing.assert_allclose(v2, rv2, rtol=1e-12)  # unbiased with M = N H W
+        dout = rng.standard_normal(x.shape)
+        dx, dgamma, dbeta = batchnorm2d_backward(dout, cache)
+        rdx, rdgamma, rdbeta = batchnorm_backward(dout.transpose(0, 2, 3, 1).reshape(-1, 4),
+                                                  rcache)
+        np.testing.assert_allclose(dx.transpose(0, 2, 3, 1).reshape(-1, 4), rdx, rtol=1e-10,
+                                   atol=1e-12)
+        np.testing.assert_allclose(dgamma, rdgamma, rtol=1e-12)
+        np.testing.assert_allclose(dbeta, rdbeta, rtol=1e-12)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm2d_gradients_match_central_differences(training, rng):
+    from nnlib.normalization import batchnorm2d_backward, batchnorm2d_forward
+
+    gamma, beta, rm, rv = _bn_params(rng, 3)
+
+    def fwd(x, g, b):
+        out, cache, _, _ = batchnorm2d_forward(x, g, b, rm, rv, training=training)
+        return out, cache
+
+    errors = check_gradients(fwd, batchnorm2d_backward,
+                             [rng.standard_normal((2, 3, 3, 2)), gamma, beta], rng=rng)
+    assert max(errors) < 1e-6, errors
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 5, 6), (1, 2, 3, 1), (2, 1, 1, 1)])
+def test_batchnorm2d_module_matches_torch_over_several_steps(shape, rng):
+    torch = require_torch()
+    from nnlib.normalization import BatchNorm2d
+
+    C = shape[1]
+    mine = BatchNorm2d(C, momentum=0.2, eps=1e-3)
+    theirs = torch.nn.BatchNorm2d(C, momentum=0.2, eps=1e-3, dtype=torch.float64)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(1 + rng.standard_normal(C)))
+        theirs.bias.copy_(torch.tensor(rng.standard_normal(C)))
+    mine.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    assert list(mine.state_dict()) == list(theirs.state_dict())
+    for _ in range(3):
+        x = rng.standard_normal(shape) * 3 - 1
+        xt = torch.tensor(x, requires_grad=True)
+        out, ot = mine(x), theirs(xt)
+        np.testing.assert_allclose(out, ot.detach().numpy(), rtol=1e-10, atol=1e-12)
+        dout = rng.standard_normal(shape)
+        ot.backward(torch.tensor(dout))
+        mine.zero_grad()
+        np.testing.assert_allclose(mine.backward(dout), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(mine.weight.grad, theirs.weight.grad.numpy(), rtol=1e-10,
+                                   atol=1e-12)
+        np.testing.assert_allclose(mine.bias.grad, theirs.bias.grad.numpy(), rtol=1e-10)
+        theirs.zero_grad()
+        for name, value in theirs.state_dict().items():
+            np.testing.assert_allclose(mine.state_dict()[name], value.numpy(), rtol=1e-12)
+    mine.eval()
+    theirs.eval()
+    x = rng.standard_normal((1, *shape[1:]))  # a batch of one is fine in evaluation
+    np.testing.assert_allclose(mine(x), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-10,
+                               atol=1e-12)
+
+
+def test_batchnorm2d_bad_inputs(rng):
+    from nnlib.normalization import BatchNorm2d, batchnorm2d_forward
+
+    gamma, beta, rm, rv = _bn_params(rng, 3)
+    with pytest.raises(ValueError, match=r"batchnorm2d_forward: x must have shape \(N, C, H, W\)"):
+        batchnorm2d_forward(np.ones((2, 3)), gamma, beta, rm, rv, training=True)
+    with pytest.raises(ValueError, match=r"batchnorm2d_forward: gamma must have shape \(4,\)"):
+        batchnorm2d_forward(np.ones((2, 4, 2, 2)), gamma, beta, rm, rv, training=True)
+    with pytest.raises(ValueError, match=r"more than one value per channel.*\(1, 3, 1, 1\)"):
+        batchnorm2d_forward(np.ones((1, 3, 1, 1)), gamma, beta, rm, rv, training=True)
+    with pytest.raises(ValueError, match="batchnorm2d_forward: training must be True or False"):
+        batchnorm2d_forward(np.ones((2, 3, 2, 2)), gamma, beta, rm, rv, training=1)
+    with pytest.raises(ValueError, match="BatchNorm2d: num_features"):
+        BatchNorm2d(0)
