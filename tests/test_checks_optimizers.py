@@ -414,6 +414,8 @@ def _warmup(bug=None):
             return lr0 * (epoch + 1) / warmup_epochs if warmup_epochs else lr0
         if epoch >= warmup_epochs:
             return None if bug == "none" else lr0
+        if bug == "floor_div":
+            return lr0 * (epoch + 1) // warmup_epochs
         return lr0 * (epoch if bug == "from_zero" else epoch + 1) / warmup_epochs
     return linear_warmup
 
@@ -423,6 +425,7 @@ def _warmup(bug=None):
     ("from_zero", r"starts at 0: an epoch at rate 0 is wasted"),
     ("keeps_rising", r"keeps rising after the warm-up"),
     ("no_branch", r"divided by warmup_epochs = 0"),
+    ("floor_div", r"// is integer division, it rounds down"),
 ])
 def test_linear_warmup_messages(bug, message):
     checks.linear_warmup(_warmup())

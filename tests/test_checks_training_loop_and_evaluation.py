@@ -256,7 +256,7 @@ def _loop(bug=None):
                 optimizer.step()
                 if bug == "loss_after_step":
                     loss = loss_fn(model(X_b), y_b)
-                weight = {"unweighted": 1, "batch_size": batch_size}.get(
+                weight = {"unweighted": 1, "batch_size": batch_size, "summed": N}.get(
                     bug, len(y_b))
                 acc_weight = batch_size if bug == "acc_batch_size" else len(y_b)
                 loss_sum += loss * weight
@@ -288,6 +288,7 @@ def _loop(bug=None):
     ("float32", r'history\["val_loss"\] should be Python floats'),
     ("no_divide", r"N = 10 times the mean loss"),
     ("unweighted", r"plain mean of the batch losses"),
+    ("summed", r"your epoch loss is the SUM of the 3 batch losses"),
     ("batch_size", r"your epoch loss weights every batch by batch_size = 4"),
     ("acc_batch_size", r"your epoch accuracy weights every batch by batch_size = 4"),
     ("reuse_n", r"divided by 2, the size of the LAST batch"),
@@ -393,7 +394,9 @@ def _prf(bug=None):
         r = safe(tp, C.sum(axis=1), K)
         if bug == "swapped":
             p, r = r, p
-        if bug == "f1_guard":       # guards the counts, not the denominator it divides by
+        if bug == "f1_arithmetic":
+            f = (p + r) / 2
+        elif bug == "f1_guard":       # guards the counts, not the denominator it divides by
             both = (C.sum(axis=0) > 0) & (C.sum(axis=1) > 0)
             with np.errstate(all="ignore"):
                 f = np.where(both, 2 * p * r / (p + r), 0.0)
@@ -423,6 +426,7 @@ def _prf(bug=None):
     ("lists", r"three NumPy arrays of shape \(K,\) = \(3,\), not lists"),
     ("swapped", r"precision and recall are swapped"),
     ("nan", r"returned NaN: class 2 is never predicted"),
+    ("f1_arithmetic", r"F1 is their harmonic mean"),
     ("f1_guard", r"both classes are predicted, but never correctly"),
     ("no_out", r"without out="),
     ("k_from_labels", r"take K from num_classes"),
@@ -462,6 +466,8 @@ def _kfold(bug=None):
                 train = np.sort(train)
             if bug == "float":
                 train, block = train.astype(float), block.astype(float)
+            if bug == "sorted_val":
+                block = np.sort(block)
             folds.append((block, train) if bug == "swapped" else (train, block))
         return folds
     return kfold_indices
@@ -476,6 +482,7 @@ def _kfold(bug=None):
     ("float", r"should be integer arrays"),
     ("unsorted", r"train_idx should be sorted ascending"),
     ("no_shuffle", r"should be rng\.permutation\(10\)"),
+    ("sorted_val", r"val_idx is not in the order of `order`"),
 ])
 def test_kfold_indices_messages(bug, message):
     checks.kfold_indices(_kfold())

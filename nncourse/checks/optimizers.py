@@ -1141,6 +1141,11 @@ def linear_warmup(fn: Callable[..., Any]) -> None:
                 and curve[-1] > 1.0),
            "[linear_warmup(e, 1.0, 4) for e in range(7)] keeps rising after the warm-up: from "
            "epoch warmup_epochs - 1 on the rate stays at lr0 (the min(1, ...)).")
+    ensure(not (all(isinstance(lr, (int, float, np.number)) for lr in curve)
+                and all(float(lr).is_integer() for lr in curve[:3])),
+           f"[linear_warmup(e, 1.0, 4) for e in range(7)] = {list(curve)}: whole numbers only "
+           "during the warm-up. // is integer division, it rounds down: divide with / "
+           "(and do not round or convert with int()).")
     assert_close(curve, [0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 1.0], layout="(7,)", reveal=True,
                  what="a list of numbers", name="[linear_warmup(e, 1.0, 4) for e in range(7)]")
     try:

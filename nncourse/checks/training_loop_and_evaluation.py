@@ -361,6 +361,11 @@ def train_with_validation(fn: Callable[..., Any]) -> None:
     ensure(not (np.isclose(loss0, unweighted) and not np.isclose(unweighted, full["loss"])),
             "with lr = 0 (batches of 4, 4 and 2), your epoch loss is the plain mean of the batch "
             "losses: weight each batch's loss by its size, len(y_b), then divide by N.")
+    summed = sum(crit0(net0(Xb), yb) for Xb, yb in batches)
+    ensure(not np.isclose(loss0, summed),
+           "with lr = 0 (batches of 4, 4 and 2), your epoch loss is the SUM of the 3 batch "
+           "losses: each batch's loss is already a mean over its examples. Weight each one by "
+           "its size, len(y_b), and divide the total by N.")
     by_batch_size = sum(4 * crit0(net0(Xb), yb) for Xb, yb in batches) / 10
     ensure(not (np.isclose(loss0, by_batch_size) and not np.isclose(by_batch_size, full["loss"])),
             "with lr = 0 (N = 10, batches of 4, 4 and 2), your epoch loss weights every batch by "
@@ -666,6 +671,10 @@ def precision_recall_f1(fn: Callable[..., Any]) -> None:
     call = "precision_recall_f1([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], 3)"
     assert_close(P, exp_P, name=f"the precision of {call}", layout="(K,) = (3,)", reveal=True)
     assert_close(R, exp_R, name=f"the recall of {call}", layout="(K,) = (3,)", reveal=True)
+    ensure(not np.allclose(F, (exp_P + exp_R) / 2),
+           f"the F1 of {call} is the arithmetic mean (precision + recall) / 2; F1 is their "
+           "harmonic mean, 2 * precision * recall / (precision + recall), which is pulled "
+           "towards the smaller of the two.")
     assert_close(F, [1 / 2, 2 / 3, 4 / 5], name=f"the F1 of {call}", layout="(K,) = (3,)",
                  reveal=True)
 
@@ -808,6 +817,13 @@ def kfold_indices(fn: Callable[..., Any]) -> None:
                 f"fold {i}: train_idx and val_idx together must hold every index 0..N-1 once")
         ensure(np.array_equal(tr, np.sort(tr)),
                 f"fold {i}: train_idx should be sorted ascending (np.sort)")
+    order = np.random.default_rng(4).permutation(10)
+    blocks = [order[:4], order[4:7], order[7:]]
+    ensure(not (all(np.array_equal(np.sort(v), np.sort(b)) for (_, v), b in
+                    zip(folds, blocks, strict=True)) and not np.array_equal(all_val, order)),
+           "kfold_indices(10, 3, rng) cut the right blocks of `order`, but val_idx is not in the "
+           "order of `order`: keep each block as it comes from the permutation (only train_idx "
+           "is sorted).")
     assert_close(all_val, np.random.default_rng(4).permutation(10),
                  name="the validation folds of kfold_indices(10, 3, np.random.default_rng(4)), "
                       "one after the other (should be rng.permutation(10), cut into blocks in "
