@@ -110,7 +110,7 @@ def weighted_sum(fn: Callable[..., Any]) -> None:
     assert_close(call(fn, np.array([1.0, 2.0, 3.0]), w_check, 0.5,
                       name="weighted_sum(np.array([1.0, 2.0, 3.0]), w_check, 0.5)"), 5.0,
                  name="weighted_sum(np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 2.0]), 0.5)",
-                 layout="() (one number for one example)")
+                 layout="() (one number for one example)", reveal=True)
     X_check = np.array([[1.0, 2.0, 3.0],
                         [0.0, 0.0, 0.0],
                         [-1.0, 0.0, 1.0]])
@@ -121,11 +121,11 @@ def weighted_sum(fn: Callable[..., Any]) -> None:
            "x[n, d] * w[d]. Sum over the last axis (axis=-1), or use x @ w, which works for one "
            "example and for a batch alike.")
     assert_close(z_check, [5.0, 0.5, 2.0], name="weighted_sum(X_check, w_check, 0.5)",
-                 layout="(N,) = (3,)")
+                 layout="(N,) = (3,)", reveal=True)
     assert_close(call(fn, X_check[:1], w_check, -1.0,
                       name="weighted_sum(X_check[:1], w_check, -1.0)"), [3.5],
                  name="weighted_sum(X_check[:1], w_check, -1.0) (a batch of one)",
-                 layout="(N,) = (1,)")
+                 layout="(N,) = (1,)", reveal=True)
     X_sep = _separable()[0].copy()
     w_sep = np.array([1.0, -2.0])
     rows = [call(fn, x, w_sep, 0.3, name="weighted_sum(x, w, b) for one row of X_sep")
@@ -133,7 +133,7 @@ def weighted_sum(fn: Callable[..., Any]) -> None:
     assert_close(call(fn, X_sep, w_sep, 0.3, name="weighted_sum(X_sep, w, b)"),
                  np.asarray(rows, dtype=float),
                  name="weighted_sum(X_sep, w, b) compared with one call per row",
-                 layout="(N,) = (100,)")
+                 layout="(N,) = (100,)", reveal=True)
     print("✔ weighted_sum passes the visible checks")
 
 
@@ -194,7 +194,7 @@ def step(fn: Callable[..., Any]) -> None:
             "where z = 0.0: the course's convention is step(0) = 1 (compare with z >= 0, not "
             "z > 0)")
     assert_close(out, [0, 0, 1, 1, 1], name="step(np.array([-2.0, -0.5, 0.0, 0.5, 3.0]))",
-                 layout="(5,)")
+                 layout="(5,)", reveal=True)
     ensure(np.asarray(out).dtype.kind == "f",
            f"step should return floats (0.0 and 1.0), but its result has dtype "
            f"{np.asarray(out).dtype}: convert with .astype(float)")
@@ -203,7 +203,7 @@ def step(fn: Callable[..., Any]) -> None:
     assert_close(call(fn, np.array([[-1.0, 1.0], [0.0, -1e-12]]),
                       name="step(np.array([[-1.0, 1.0], [0.0, -1e-12]]))"),
                  [[0, 1], [1, 0]], name="step(np.array([[-1.0, 1.0], [0.0, -1e-12]]))",
-                 layout="(2, 2): the shape of z")
+                 layout="(2, 2): the shape of z", reveal=True)
     for z_one, z_text in ((np.float64(0.0), "np.float64(0.0)"), (np.array(-2.0), "np.array(-2.0)"),
                           (np.float64(3.0), "np.float64(3.0)")):
         try:
@@ -216,7 +216,7 @@ def step(fn: Callable[..., Any]) -> None:
                 "number (shape ()), which is what weighted_sum returns for one example: "
                 "np.asarray(z) makes it an array you can compare") from None
         assert_close(out_one, float(z_one >= 0), name=f"step({z_text}) (a single number)",
-                     layout="(): the shape of z")
+                     layout="(): the shape of z", reveal=True)
     print("✔ step passes the visible checks")
 
 
@@ -263,7 +263,8 @@ def sigmoid_unit(fn: Callable[..., Any]) -> None:
 
     assert_close(call(fn, np.zeros(3), np.ones(3), 0.0,
                       name="sigmoid_unit(np.zeros(3), np.ones(3), 0.0)"), 0.5,
-                 name="sigmoid_unit(np.zeros(3), np.ones(3), 0.0)", layout="() (one example)")
+                 name="sigmoid_unit(np.zeros(3), np.ones(3), 0.0)", layout="() (one example)",
+                 reveal=True)
     a = call(fn, np.array([[1.0, 1.0], [-1.0, -1.0]]), np.array([1.0, 0.0]), 0.0,
              name="sigmoid_unit(np.array([[1.0, 1.0], [-1.0, -1.0]]), np.array([1.0, 0.0]), 0.0)")
     ensure(not looks_like(a, [0.2689414213699951, 0.7310585786300049]),
@@ -273,11 +274,11 @@ def sigmoid_unit(fn: Callable[..., Any]) -> None:
     assert_close(a, [0.7310585786300049, 0.2689414213699951],
                  name="sigmoid_unit(np.array([[1.0, 1.0], [-1.0, -1.0]]), np.array([1.0, 0.0]), "
                       "0.0)",
-                 layout="(N,) = (2,)")
+                 layout="(N,) = (2,)", reveal=True)
     assert_close(call(fn, np.array([[2.0]]), np.array([1.0]), -2.0,
                       name="sigmoid_unit(np.array([[2.0]]), np.array([1.0]), -2.0)"), [0.5],
                  name="sigmoid_unit(np.array([[2.0]]), np.array([1.0]), -2.0) (a batch of one)",
-                 layout="(N,) = (1,)")
+                 layout="(N,) = (1,)", reveal=True)
     with np.errstate(over="ignore"):
         big = call(fn, np.array([[1000.0], [-1000.0]]), np.array([1000.0]), 0.0,
                    name="sigmoid_unit(np.array([[1000.0], [-1000.0]]), np.array([1000.0]), 0.0)")
@@ -287,7 +288,7 @@ def sigmoid_unit(fn: Callable[..., Any]) -> None:
            "Use 1 / (1 + exp(-z)), which gives 1 / (1 + 0) = 1.")
     assert_close(big, [1.0, 0.0],
                  name="sigmoid_unit(np.array([[1000.0], [-1000.0]]), np.array([1000.0]), 0.0)",
-                 layout="(N,) = (2,)")
+                 layout="(N,) = (2,)", reveal=True)
     X_sep = _separable()[0].copy()
     w_sep = np.array([1.0, -2.0])
     a_sep = call(fn, X_sep, w_sep, 0.3, name="sigmoid_unit(X_sep, w, b)")
@@ -363,7 +364,7 @@ def perceptron_update(fn: Callable[..., Any]) -> None:
             "not z > 0), then add lr * (y - y_hat) * x to w and lr * (y - y_hat) to b")
     assert_close(w_ex_new, [-0.5, -1.0],
                  name="w_new of the worked example (w = 0, b = 0, x = (1, 2), y = 0, lr = 0.5)",
-                 layout="(D,) = (2,)")
+                 layout="(D,) = (2,)", reveal=True)
     b_num = _one_number(b_ex_new)
     ensure(b_num is not None,
            f"b_new should be a single number, got a {type(b_ex_new).__name__} of shape "
@@ -377,20 +378,22 @@ def perceptron_update(fn: Callable[..., Any]) -> None:
     # z = 1.5: correctly predicted 1
     w_new, b_new = expect_arity(call(fn, w0, 0.5, x0, 1, 0.1, name=name), ["w_new", "b_new"],
                                 name=name)
-    assert_close(w_new, w0, name="w_new for a correctly classified example (it should not change)")
-    assert_close(b_new, 0.5, name="b_new for a correctly classified example (it should not change)")
+    assert_close(w_new, w0, reveal=True,
+                 name="w_new for a correctly classified example (it should not change)")
+    assert_close(b_new, 0.5, reveal=True,
+                 name="b_new for a correctly classified example (it should not change)")
     # z = -1: predicted 0, label 1
     w_new, b_new = expect_arity(call(fn, w0, -2.0, x0, 1, 0.5, name=name), ["w_new", "b_new"],
                                 name=name)
     assert_close(w_new, [2.0, -0.5], name="w_new after missing a class-1 example (y = 1, "
-                 "y_hat = 0)")
-    assert_close(b_new, -1.5, name="b_new after missing a class-1 example")
+                 "y_hat = 0)", reveal=True)
+    assert_close(b_new, -1.5, name="b_new after missing a class-1 example", reveal=True)
     # z = 3: predicted 1, label 0
     w_new, b_new = expect_arity(call(fn, w0, 2.0, x0, 0, 0.5, name=name), ["w_new", "b_new"],
                                 name=name)
     assert_close(w_new, [0.0, -1.5], name="w_new after accepting a class-0 example (y = 0, "
-                 "y_hat = 1)")
-    assert_close(b_new, 1.5, name="b_new after accepting a class-0 example")
+                 "y_hat = 1)", reveal=True)
+    assert_close(b_new, 1.5, name="b_new after accepting a class-0 example", reveal=True)
     ensure(np.array_equal(w0, [1.0, -1.0]) and np.array_equal(x0, [2.0, 1.0]),
            "perceptron_update modified w or x in place: write w = w + ... (a new array), not "
            "w += ...")
@@ -482,7 +485,7 @@ def train_perceptron(fn: Callable[..., Any]) -> None:
                                 text="X = [[1, 2]], y = [0], epochs=3, lr=0.5, rng")
     assert_close(w_t, [-0.5, -1.0],
                  name="w after training on the single example x = (1, 2), y = 0, lr = 0.5",
-                 layout="(D,) = (2,)")
+                 layout="(D,) = (2,)", reveal=True)
     b_num = _one_number(b_t)
     ensure(b_num is not None,
            f"b should be a single number, got a {type(b_t).__name__} of shape {np.shape(b_t)}")
@@ -490,7 +493,7 @@ def train_perceptron(fn: Callable[..., Any]) -> None:
            f"b after training on that single example: got {b_num:.6g}, expected -0.5 (b starts "
            "at 0.0 and the only mistake, in epoch 1, adds lr * (y - y_hat) = 0.5 * (0 - 1))")
     assert_close(errors_t, [1, 0, 0], name="errors for that single example over 3 epochs",
-                 layout="(epochs,) = (3,)")
+                 layout="(epochs,) = (3,)", reveal=True)
 
     X_sep, y_sep = (a.copy() for a in _separable())
     X_r, y_r = X_sep[:20].copy(), y_sep[:20].copy()
@@ -511,9 +514,9 @@ def train_perceptron(fn: Callable[..., Any]) -> None:
     assert_close(errors_r, errors_ref,
                  name="errors of train_perceptron(X_r, y_r, epochs=4, lr=1.0, "
                       "rng=np.random.default_rng(7)), replayed with the same generator",
-                 layout="(epochs,) = (4,)")
-    assert_close(w_r, w_ref, name="w of that replayed run", layout="(D,) = (2,)")
-    assert_close(b_r, b_ref, name="b of that replayed run", layout="() (a number)")
+                 layout="(epochs,) = (4,)", reveal=True)
+    assert_close(w_r, w_ref, name="w of that replayed run", layout="(D,) = (2,)", reveal=True)
+    assert_close(b_r, b_ref, name="b of that replayed run", layout="() (a number)", reveal=True)
 
     X_before = X_sep.copy()
     rng_s = np.random.default_rng(1)
