@@ -51,6 +51,7 @@ from nnlib.data import (
     make_spirals,
     train_val_test_split,
 )
+from nnlib.datasets import dataset_available, load_dataset
 from nnlib.diagnostics import (
     clip_by_norm,
     clip_by_value,

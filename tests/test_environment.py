@@ -60,6 +60,7 @@ def test_nnlib_runtime_dependencies_stay_small():
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     names = {_split(r)[0] for r in data["project"]["dependencies"]}
     assert names <= {
-        "numpy", "matplotlib", "ipywidgets", "tqdm", "scikit-learn", "threadpoolctl", "mnist1d"
+        "numpy", "matplotlib", "ipywidgets", "tqdm", "scikit-learn", "threadpoolctl", "mnist1d",
+        "pooch",  # nnlib.datasets: the optional larger sets, hash-verified and cached
     }
     assert "torch" not in pyproject_packages()
