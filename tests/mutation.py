@@ -12,7 +12,8 @@ For each exercise of a lesson, the body of its solution cell (between ``### BEGI
 - a reduction or elementwise function swapped (``sum``/``mean``, ``max``/``min``,
   ``maximum``/``minimum``);
 - a statement removed (an assignment that updates a value, ``x += ...``, a call on its own line);
-- the first two arguments of a call swapped, the first two values of a returned tuple swapped.
+- the first two arguments of a call swapped (not for symmetric callees such as ``np.maximum``,
+  where the swap is equivalent by construction), the first two values of a returned tuple swapped.
 
 Each mutant runs in process (no kernel): the setup cell and every solution cell of the lesson are
 executed once into a namespace; for each mutant the mutated cell is executed into a copy of that
@@ -157,7 +158,7 @@ def _sites(tree: ast.AST, lo: int, hi: int) -> Iterator[tuple[int, str]]:
             yield i, "func"
         if isinstance(node, ast.Call) and len(node.args) >= 2 and not any(
             isinstance(a, ast.Starred) for a in node.args[:2]
-        ):
+        ) and _callee(node) not in SYMMETRIC:
             yield i, "swap-args"
         if isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and len(
             node.value.elts
@@ -175,6 +176,17 @@ def _sites(tree: ast.AST, lo: int, hi: int) -> Iterator[tuple[int, str]]:
                     and any(isinstance(t, ast.Subscript | ast.Attribute) for t in stmt.targets)
                 ):
                     yield i, f"drop-stmt:{j}"
+
+
+#: Callees whose first two arguments commute, so swapping them is equivalent by construction
+#: (``clip(lo, a, hi)`` is ``minimum(maximum(lo, a), hi)``, the same as ``clip(a, lo, hi)``).
+SYMMETRIC = {"maximum", "minimum", "max", "min", "fmax", "fmin", "clip", "add", "multiply",
+             "logaddexp", "hypot"}
+
+
+def _callee(node: ast.Call) -> str | None:
+    f = node.func
+    return f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
 
 
 def _apply(tree: ast.AST, index: int, kind: str) -> ast.AST | None:
