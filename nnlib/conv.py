@@ -50,8 +50,9 @@ IntOrPair = int | tuple[int, int]
 class Conv2dCache(NamedTuple):
     """What ``conv2d_backward`` needs from the forward pass."""
 
-    x: np.ndarray  # (N, C, H, W)
-    cols: np.ndarray | None  # (C KH KW, N Ho Wo): the windows, kept when they are small
+    x_shape: tuple[int, int, int, int]  # (N, C, H, W)
+    x_dtype: np.dtype
+    cols: list[np.ndarray]  # the im2col matrix (C KH KW, n Ho Wo) of each chunk of n images
     w: np.ndarray  # (F, C, KH, KW)
     b: np.ndarray | None  # (F,) or None (no bias)
     stride: tuple[int, int]
@@ -208,10 +209,10 @@ def _check_conv2d(
     return x, w, b, s, p  # type: ignore[return-value]
 
 
-#: Bytes of im2col columns processed at a time: a chunk of images whose columns stay in the
-#: CPU's cache between their copy and their matrix products (a whole batch's columns can be
-#: tens of MB, and writing them out to memory and reading them back costs more than the copy).
-CHUNK_BYTES = 2 * 2**20
+#: Bytes of im2col columns per chunk of images: a chunk's columns are still in the CPU's cache
+#: when its product reads them, and its gradient dcols when col2im reads it; smaller arrays
+#: also avoid the page faults of fresh multi-MB allocations.
+CHUNK_BYTES = 4 * 2**20
 
 
 def _im2col(
@@ -282,53 +283,41 @@ def _conv2d(
     w2 = w.reshape(F, K).astype(dtype, copy=False)
     chunks = _chunks(N, K * P * np.dtype(dtype).itemsize)
     out2 = np.empty((F, N * P), dtype)
-    buf = np.empty((C, KH, KW, chunks[0][1] - chunks[0][0], Ho, Wo), dtype)
+    kept = []
     for n0, n1 in chunks:
-        cols = buf if n1 - n0 == buf.shape[3] else np.empty((C, KH, KW, n1 - n0, Ho, Wo), dtype)
+        cols = np.empty((C, KH, KW, n1 - n0, Ho, Wo), dtype)
         _im2col(xT[:, n0:n1], (KH, KW), stride, padding, (Ho, Wo), cols)
-        np.matmul(w2, cols.reshape(K, -1), out=out2[:, n0 * P : n1 * P])
+        cols2 = cols.reshape(K, -1)
+        np.matmul(w2, cols2, out=out2[:, n0 * P : n1 * P])
+        kept.append(cols2)
     if b is not None:
         out2 += b.astype(dtype, copy=False)[:, None]
     out = out2.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3)
-    # One chunk: keep its columns for the backward; more: the backward copies them again.
-    kept = buf.reshape(K, -1) if len(chunks) == 1 else None
-    return out, Conv2dCache(x, kept, w, b, stride, padding, (Ho, Wo))
+    return out, Conv2dCache(x.shape, x.dtype, kept, w, b, stride, padding, (Ho, Wo))
 
 
 def _conv2d_backward(
     dout: np.ndarray, cache: Conv2dCache, input_grad: bool
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
-    x, kept, w, b, stride, padding, (Ho, Wo) = cache
-    N, C, H, W = x.shape
+    (N, C, H, W), x_dtype, kept, w, b, stride, padding, (Ho, Wo) = cache
     F, _, KH, KW = w.shape
     K, P = C * KH * KW, Ho * Wo
-    dtype = np.result_type(x, w) if b is None else np.result_type(x, w, b)
+    dtype = kept[0].dtype if kept else np.result_type(x_dtype, w.dtype)
     # (F, N Ho Wo): free when dout has the channel-major layout of conv2d_forward's output.
     dout2 = dout.transpose(1, 0, 2, 3).astype(dtype, copy=False).reshape(F, N * P)
     db = None if b is None else dout2.sum(axis=1).astype(b.dtype, copy=False)
     w2 = w.reshape(F, K).astype(dtype, copy=False)
-    xT = x.transpose(1, 0, 2, 3)
-    dxT = np.empty((C, N, H, W), dtype=x.dtype) if input_grad else None
+    dxT = np.empty((C, N, H, W), dtype=x_dtype) if input_grad else None
     dw2 = np.zeros((F, K), dtype)
-    chunks = _chunks(N, K * P * np.dtype(dtype).itemsize)
-    buf = None if kept is not None else np.empty(
-        (C, KH, KW, chunks[0][1] - chunks[0][0], Ho, Wo), dtype
-    )
-    for n0, n1 in chunks:
-        if kept is not None:
-            cols2 = kept
-        else:
-            assert buf is not None
-            m = n1 - n0
-            cols = buf if m == buf.shape[3] else np.empty((C, KH, KW, m, Ho, Wo), dtype)
-            cols2 = _im2col(xT[:, n0:n1], (KH, KW), stride, padding, (Ho, Wo), cols).reshape(
-                K, -1
-            )
+    n0 = 0
+    for cols2 in kept:
+        n1 = n0 + cols2.shape[1] // P
         d = dout2[:, n0 * P : n1 * P]
         dw2 += np.matmul(d, cols2.T)
         if dxT is not None:
             dcols = np.matmul(w2.T, d).reshape(C, KH, KW, n1 - n0, Ho, Wo)
             _col2im(dcols, (KH, KW), stride, padding, dxT[:, n0:n1])
+        n0 = n1
     dw = dw2.reshape(w.shape).astype(w.dtype, copy=False)
     return (None if dxT is None else dxT.transpose(1, 0, 2, 3)), dw, db
 
@@ -365,7 +354,7 @@ def conv2d_backward(
     if not isinstance(cache, Conv2dCache):
         raise ValueError(f"{fn}: cache must be the cache conv2d_forward returned")
     dout = as_array(dout, fn, "dout")
-    expected = (cache.x.shape[0], cache.w.shape[0], *cache.out_hw)
+    expected = (cache.x_shape[0], cache.w.shape[0], *cache.out_hw)
     if dout.shape != expected:
         raise ValueError(
             f"{fn}: dout has shape {dout.shape} but the forward output had shape {expected}"
@@ -403,10 +392,10 @@ def conv1d_backward(
     """dx, dw, db of conv1d_forward.  Shapes: dout (N, F, Lo) -> dx (N, C, L), dw (F, C, K),
     db (F,) (None without bias). ``input_grad=False`` skips dx (returned as None)."""
     fn = "conv1d_backward"
-    if not isinstance(cache, Conv2dCache) or cache.x.shape[2] != 1:
+    if not isinstance(cache, Conv2dCache) or cache.x_shape[2] != 1:
         raise ValueError(f"{fn}: cache must be the cache conv1d_forward returned")
     dout = as_array(dout, fn, "dout")
-    expected = (cache.x.shape[0], cache.w.shape[0], cache.out_hw[1])
+    expected = (cache.x_shape[0], cache.w.shape[0], cache.out_hw[1])
     if dout.shape != expected:
         raise ValueError(
             f"{fn}: dout has shape {dout.shape} but the forward output had shape {expected}"
