@@ -62,5 +62,6 @@ def test_nnlib_runtime_dependencies_stay_small():
     assert names <= {
         "numpy", "matplotlib", "ipywidgets", "tqdm", "scikit-learn", "threadpoolctl", "mnist1d",
         "pooch",  # nnlib.datasets: the optional larger sets, hash-verified and cached
+        "names",  # nnlib.text: US-census first names for the character models (lesson 12)
     }
     assert "torch" not in pyproject_packages()
