@@ -198,16 +198,12 @@ class GradingExecute(Execute):
             findings = [{"cell": -1, "grade_id": None, "line": 0, "rule": "policy-error",
                          "message": f"the policy check could not read this notebook "
                                     f"({type(exc).__name__}: {exc})"}]
-        out = []
-        for f in findings:
-            d = f if isinstance(f, dict) else {k: getattr(f, k, None) for k in
-                                               ("cell", "grade_id", "line", "rule", "message")}
-            cell = d.get("cell")
-            if isinstance(cell, int) and 0 <= cell < len(nb.cells):
-                m = _nbg(nb.cells[cell])
-                if m.get("locked") and not m.get("solution"):
-                    continue  # the course's own cells (restored from the gradebook)
-            out.append(d)
+        # Every finding counts, whatever the cell's metadata says: the submission wrote that
+        # metadata (a cell it marks "locked" is not the course's). The course's own cells are
+        # recognised by the policy itself, by their exact source.
+        out = [f if isinstance(f, dict) else {k: getattr(f, k, None) for k in
+                                              ("cell", "grade_id", "line", "rule", "message")}
+               for f in findings]
         self._log["policy"] = out
         self._log["held"] = bool(out)
 
