@@ -182,6 +182,7 @@ from nnlib.tuning import (
     log_uniform,
     random_search,
 )
+from nnlib.text import CharVocab, load_names
 
 __version__ = "0.1.0"
 
