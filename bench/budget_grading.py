@@ -11,6 +11,12 @@ for nbgrader itself (its start, the gradebook, the sandbox, restoring the test c
 8 s of CPU here). A grade below full automatic marks fails the line too: an honest notebook
 must not lose a point.
 
+The isolation cost is measured the same way: each notebook is graded again with
+``--GradingExecute.isolation=False`` (the kernel outside bubblewrap) in the same run, and the
+ratio of the two CPU times must stay within ``ISOLATION_RATIO`` (issue 10: isolation costs at
+most 10 % of grading time per notebook). Without bubblewrap the line cannot be measured and
+fails.
+
     python bench/budget_grading.py [NAME-PREFIX ...]
 """
 
@@ -37,6 +43,7 @@ from nbtools import course_copy, run, solved, tool_env  # noqa: E402
 OVERHEAD_SECONDS = 15.0
 GRADING_SECONDS = NOTEBOOK_SECONDS + OVERHEAD_SECONDS
 STUDENT = "bench"
+ISOLATION_RATIO = 1.10
 
 
 def assignments(prefixes: list[str] | None = None) -> list[str]:
@@ -57,7 +64,7 @@ def _scores(root: Path, name: str) -> tuple[float, float]:
         return float(sum(g.auto_score for g in auto)), float(sum(g.max_score for g in auto))
 
 
-def grade_one(root: Path, name: str) -> tuple[float, float, float, float]:
+def grade_one(root: Path, name: str, isolated: bool = True) -> tuple[float, float, float, float]:
     """Hand in the solved notebook and autograde it: (CPU s, wall s, score, max score)."""
     import nbformat
 
@@ -66,7 +73,7 @@ def grade_one(root: Path, name: str) -> tuple[float, float, float, float]:
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(solved(name), folder / f"{name}.ipynb")
     cmd = [sys.executable, "-m", "nbgrader", "autograde", name, f"--student={STUDENT}",
-           "--force"]
+           "--force"] + ([] if isolated else ["--GradingExecute.isolation=False"])
     proc, cpu, wall = run_measured(cmd, cwd=root, env=tool_env())
     if proc.returncode != 0:
         raise AssertionError(f"nbgrader autograde exited {proc.returncode}: "
@@ -88,7 +95,7 @@ def run_all(prefixes: list[str] | None = None) -> tuple[list[Line], str]:
                             GRADING_SECONDS, ok=False, note=str(exc).splitlines()[0][:200])
                 print_lines([line])
                 lines.append(line)
-                rows.append([name, "—", "—", "—", "FAIL"])
+                rows.append([name, "—", "—", "—", "—", "—", "FAIL"])
                 continue
             full = score == max_score and max_score > 0
             line = Line("grading", f"{name}: autograde one student, CPU", cpu, GRADING_SECONDS,
@@ -96,14 +103,30 @@ def run_all(prefixes: list[str] | None = None) -> tuple[list[Line], str]:
                         note=f"wall {wall:.1f} s; score {score:g} of {max_score:g}")
             print_lines([line])
             lines.append(line)
+            try:
+                bare_cpu, bare_wall, *_ = grade_one(root, name, isolated=False)
+                ratio = cpu / bare_cpu
+            except AssertionError as exc:
+                bare_cpu, bare_wall, ratio = float("nan"), float("nan"), float("nan")
+                print(f"  {name}: grading without isolation failed: {exc}")
+            iso = Line("grading", f"{name}: isolation cost, CPU isolated / not", ratio,
+                       ISOLATION_RATIO, unit="x",
+                       note=f"{cpu:.1f} s vs {bare_cpu:.1f} s CPU; wall {wall:.1f} vs "
+                            f"{bare_wall:.1f} s")
+            print_lines([iso])
+            lines.append(iso)
             rows.append([name, f"{cpu:.1f}", f"{wall:.1f}", f"{score:g} / {max_score:g}",
-                         line.verdict()])
+                         f"{bare_cpu:.1f}", f"{ratio:.2f}",
+                         "PASS" if line.passed and iso.passed else "FAIL"])
     report = "\n".join([
         f"Budget: `nbgrader autograde` of the solved notebook for one student in at most "
         f"{GRADING_SECONDS:g} s of CPU time (the notebook's {NOTEBOOK_SECONDS:g} s and "
-        f"{OVERHEAD_SECONDS:g} s for nbgrader), at full automatic marks.",
+        f"{OVERHEAD_SECONDS:g} s for nbgrader), at full automatic marks; isolation (the "
+        f"bubblewrap sandbox) at most {ISOLATION_RATIO:g}x the CPU time of the same grading "
+        f"without it.",
         "",
-        md_table(["notebook", "CPU s", "wall s", "automatic score", "verdict"], rows, "lrrrl"),
+        md_table(["notebook", "CPU s", "wall s", "automatic score", "CPU s not isolated",
+                  "isolation ratio", "verdict"], rows, "lrrrrrl"),
     ])
     return lines, report
 
