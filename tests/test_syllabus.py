@@ -65,6 +65,14 @@ SYLLABUS: dict[str, tuple[list[str], list[str]]] = {
         [r"vanishing", r"exploding", r"grid search", r"random search", r"architecture search",
          r"NaN"],
     ),
+    "10_convolution_and_pooling": (
+        ["conv_output_size", "conv2d_forward_naive", "conv2d_backward_naive",
+         "conv2d_forward_fast", "conv2d_backward_fast", "max_pool2d_forward",
+         "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"],
+        [r"stride", r"padding", r"cross-correlation", r"max pooling", r"average pooling",
+         r"sliding_window_view", r"im2col", r"receptive field", r"1 × 1 convolution",
+         r"feature map", r"load_sample_images", r"digits", r"speed-up"],
+    ),
 }
 
 
