@@ -73,6 +73,14 @@ SYLLABUS: dict[str, tuple[list[str], list[str]]] = {
          r"sliding_window_view", r"im2col", r"receptive field", r"1 × 1 convolution",
          r"feature map", r"load_sample_images", r"digits", r"speed-up"],
     ),
+    "12_recurrent_networks_and_bptt": (
+        ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
+         "embedding_forward", "embedding_backward", "temporal_linear_forward",
+         "temporal_linear_backward", "temporal_softmax_cross_entropy_loss"],
+        [r"backpropagation through time", r"shared|same weights", r"embedding",
+         r"time-distributed", r"mask", r"census", r"licence", r"temperature",
+         r"vanish", r"truncated BPTT", r"clip"],
+    ),
 }
 
 
