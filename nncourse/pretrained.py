@@ -48,15 +48,19 @@ def digits_cnn(
     )
 
 
-def read_weights(path: Path = WEIGHTS_PATH, sha256: str = WEIGHTS_SHA256) -> dict[str, np.ndarray]:
-    """The state dict stored at ``path``, after checking its SHA-256 (ValueError if it differs);
-    nothing is unpickled."""
+def read_weights() -> dict[str, np.ndarray]:
+    """The pretrained state dict, read from :data:`WEIGHTS_PATH` after checking that its bytes
+    have the SHA-256 :data:`WEIGHTS_SHA256` (ValueError if not); nothing is unpickled."""
+    return _read_weights(WEIGHTS_PATH, WEIGHTS_SHA256)
+
+
+def _read_weights(path: Path, sha256: str) -> dict[str, np.ndarray]:
     data = Path(path).read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
         raise ValueError(
-            f"read_weights: {path} has SHA-256 {digest}, expected {sha256}: the file is not the "
-            "one scripts/pretrain_lesson11.py makes"
+            f"read_weights: {Path(path).name} has SHA-256 {digest}, expected {sha256}: the file "
+            "is not the one scripts/pretrain_lesson11.py makes"
         )
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
         return {name: archive[name] for name in archive.files}

@@ -17,6 +17,7 @@ from nncourse.pretrained import (
     SOURCE_CLASSES,
     WEIGHTS_PATH,
     WEIGHTS_SHA256,
+    _read_weights,
     digits_cnn,
     read_weights,
 )
@@ -63,7 +64,7 @@ def test_a_changed_file_is_refused(tmp_path):
     data[-100] ^= 1
     bad.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="SHA-256"):
-        read_weights(bad)
+        _read_weights(bad, WEIGHTS_SHA256)
 
 
 @pytest.mark.slow
