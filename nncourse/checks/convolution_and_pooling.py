@@ -168,6 +168,9 @@ def _expect_shape(value: Any, want: tuple[int, ...], *, name: str, layout: str,
     if arr.shape == want:
         return arr
     msg = f"{name} has shape {arr.shape}, expected {want}, that is {layout}."
+    if arr.ndim == 4 and arr.shape[:2] == want[:2] and arr.shape[2:] == want[2:][::-1]:
+        raise GradingError(msg + " The two spatial axes are swapped: height comes before "
+                                 "width (Ho from H and KH, Wo from W and KW).")
     if arr.ndim == 4 and len(spatial) == 2 and arr.shape[:2] == want[:2]:
         for axis, (H, K, S, P) in zip((2, 3), spatial, strict=True):
             if arr.shape[axis] == want[axis]:
@@ -176,9 +179,6 @@ def _expect_shape(value: Any, want: tuple[int, ...], *, name: str, layout: str,
                 if arr.shape[axis] == n:
                     label = "Ho" if axis == 2 else "Wo"
                     raise GradingError(f"{msg} Its {label} is {n}: {why}.")
-        if arr.shape[2:] == want[2:][::-1]:
-            raise GradingError(msg + " The two spatial axes are swapped: height comes before "
-                                     "width (Ho from H and KH, Wo from W and KW).")
     if arr.ndim == 4 and arr.shape[0] == want[0] and arr.shape[1] != want[1]:
         raise GradingError(msg + " The channel axis is wrong: the output has one channel per "
                                  "filter (F = w.shape[0]) for a convolution, and keeps the "
@@ -451,10 +451,13 @@ def _geometry(rng: np.random.Generator, spec: tuple[Any, ...]) -> tuple[Any, ...
             s, p)
 
 
+def _worked_forward_args() -> tuple[Any, ...]:
+    return (_X_WORKED.copy(), _W_WORKED.copy(), _B_WORKED.copy(), 1, 0)
+
+
 def _forward_checks(fn: Fn, name: str) -> None:
+    """Everything the visible checks of a conv forward verify, after the reference guard."""
     __tracebackhide__ = True
-    forbid_reference(fn, nnlib.conv.conv2d_forward, nnlib.conv._conv2d,
-                     args=(_X_WORKED.copy(), _W_WORKED.copy(), _B_WORKED.copy(), 1, 0), name=name)
     out = _forward_out(fn, _X_WORKED.copy(), _W_WORKED.copy(), _B_WORKED.copy(), 1, 0, name=name)
     _check_forward_values(out, _X_WORKED, _W_WORKED, _B_WORKED, 1, 0,
                           text=f"out of {name}({_WORKED_TEXT})", reveal=True)
@@ -481,6 +484,8 @@ def conv2d_forward_naive(fn: Fn) -> None:
       stride.
     """
     __tracebackhide__ = True
+    forbid_reference(fn, nnlib.conv.conv2d_forward, nnlib.conv._conv2d,
+                     args=_worked_forward_args(), name="conv2d_forward_naive")
     _forward_checks(fn, "conv2d_forward_naive")
     _done("conv2d_forward_naive")
 
@@ -512,7 +517,7 @@ def _make_conv_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
 def _hidden_forward(fn: Fn, name: str) -> None:
     __tracebackhide__ = True
     forbid_reference(fn, nnlib.conv.conv2d_forward, nnlib.conv._conv2d,
-                     args=(_X_WORKED.copy(), _W_WORKED.copy(), _B_WORKED.copy(), 1, 0), name=name)
+                     args=_worked_forward_args(), name=name)
     check_against_reference(fn, _ref_conv_forward, _make_conv_case, name=name,
                             seed=_seed(name), kinds=CONV_KINDS, compare=lambda r: r[0],
                             layout="(N, F, Ho, Wo)", rtol=1e-6, atol=1e-6)
@@ -545,6 +550,8 @@ def conv2d_forward_fast(fn: Fn) -> None:
       kernel offsets is allowed).
     """
     __tracebackhide__ = True
+    forbid_reference(fn, nnlib.conv.conv2d_forward, nnlib.conv._conv2d,
+                     args=_worked_forward_args(), name="conv2d_forward_fast")
     _forward_checks(fn, "conv2d_forward_fast")
     rng = np.random.default_rng(11)
     _expect_no_python_loops(fn, _loop_inputs(rng, 1, 4), _loop_inputs(rng, 3, 9),
@@ -615,11 +622,13 @@ def _check_backward_values(grads: tuple[Any, Any, Any], dout: np.ndarray, x: np.
     assert_close(dw, want[1], name=f"dw of {text}", layout="(F, C, KH, KW)", reveal=reveal)
 
 
+def _worked_backward_args() -> tuple[Any, ...]:
+    return (_DOUT_WORKED.copy(), (_X_WORKED.copy(), _W_WORKED.copy(), _B_WORKED.copy(), 1, 0))
+
+
 def _backward_checks(fn: Fn, name: str) -> None:
+    """Everything the visible checks of a conv backward verify, after the reference guard."""
     __tracebackhide__ = True
-    forbid_reference(fn, nnlib.conv.conv2d_backward, nnlib.conv._conv2d_backward,
-                     args=(_DOUT_WORKED.copy(), (_X_WORKED.copy(), _W_WORKED.copy(),
-                                                 _B_WORKED.copy(), 1, 0)), name=name)
     grads = _backward_grads(fn, _DOUT_WORKED.copy(), _X_WORKED.copy(), _W_WORKED.copy(),
                             _B_WORKED.copy(), 1, 0, name=name)
     _check_backward_values(grads, _DOUT_WORKED, _X_WORKED, _W_WORKED, _B_WORKED, 1, 0,
@@ -655,6 +664,8 @@ def conv2d_backward_naive(fn: Fn) -> None:
       one number per filter.
     """
     __tracebackhide__ = True
+    forbid_reference(fn, nnlib.conv.conv2d_backward, nnlib.conv._conv2d_backward,
+                     args=_worked_backward_args(), name="conv2d_backward_naive")
     _backward_checks(fn, "conv2d_backward_naive")
     _done("conv2d_backward_naive")
 
@@ -668,8 +679,7 @@ def _make_conv_backward_case(rng: np.random.Generator, kind: str) -> tuple[Any, 
 def _hidden_backward(fn: Fn, name: str) -> None:
     __tracebackhide__ = True
     forbid_reference(fn, nnlib.conv.conv2d_backward, nnlib.conv._conv2d_backward,
-                     args=(_DOUT_WORKED.copy(), (_X_WORKED.copy(), _W_WORKED.copy(),
-                                                 _B_WORKED.copy(), 1, 0)), name=name)
+                     args=_worked_backward_args(), name=name)
     check_against_reference(fn, _ref_conv_backward, _make_conv_backward_case, name=name,
                             seed=_seed(name), kinds=CONV_KINDS, rtol=1e-6, atol=1e-6)
 
@@ -695,6 +705,8 @@ def conv2d_backward_fast(fn: Fn) -> None:
       kernel offsets is allowed).
     """
     __tracebackhide__ = True
+    forbid_reference(fn, nnlib.conv.conv2d_backward, nnlib.conv._conv2d_backward,
+                     args=_worked_backward_args(), name="conv2d_backward_fast")
     _backward_checks(fn, "conv2d_backward_fast")
     rng = np.random.default_rng(13)
     cases = []
@@ -775,8 +787,6 @@ def _check_pool_values(out: Any, x: np.ndarray, k: int, s: int, kind: str, *, te
 def _pool_forward_checks(fn: Fn, kind: str) -> None:
     __tracebackhide__ = True
     name = f"{kind}_pool2d_forward"
-    reference = getattr(nnlib.conv, name)
-    forbid_reference(fn, reference, args=(_X_POOL.copy(), 2), name=name)
     out = _pool_forward_out(fn, _X_POOL.copy(), 2, None, name=name)
     _check_pool_values(out, _X_POOL, 2, 2, kind, reveal=True,
                        text=f"out of {name}(x, 2) with {_X_POOL_TEXT} (stride defaults to 2)")
@@ -802,6 +812,8 @@ def max_pool2d_forward(fn: Fn) -> None:
       moved by one pixel instead of the stride.
     """
     __tracebackhide__ = True
+    forbid_reference(fn, nnlib.conv.max_pool2d_forward, args=(_X_POOL.copy(), 2),
+                     name="max_pool2d_forward")
     _pool_forward_checks(fn, "max")
     _done("max_pool2d_forward")
 
@@ -821,6 +833,8 @@ def avg_pool2d_forward(fn: Fn) -> None:
       and windows moved by one pixel instead of the stride.
     """
     __tracebackhide__ = True
+    forbid_reference(fn, nnlib.conv.avg_pool2d_forward, args=(_X_POOL.copy(), 2),
+                     name="avg_pool2d_forward")
     _pool_forward_checks(fn, "avg")
     _done("avg_pool2d_forward")
 
@@ -913,8 +927,6 @@ def _check_pool_backward_values(dx: Any, dout: np.ndarray, x: np.ndarray, k: int
 def _pool_backward_checks(fn: Fn, kind: str) -> None:
     __tracebackhide__ = True
     name = f"{kind}_pool2d_backward"
-    reference = getattr(nnlib.conv, name)
-    forbid_reference(fn, reference, args=(_DOUT_POOL.copy(), (_X_POOL.copy(), 2, 2)), name=name)
     dx = _pool_backward_dx(fn, _DOUT_POOL.copy(), _X_POOL.copy(), 2, 2, name=name)
     _check_pool_backward_values(dx, _DOUT_POOL, _X_POOL, 2, 2, kind, reveal=True,
                                 text=f"dx of {name}(dout, cache) with {_X_POOL_TEXT}, 2 x 2 "
@@ -957,6 +969,8 @@ def max_pool2d_backward(fn: Fn) -> None:
       windows overwritten instead of accumulated.
     """
     __tracebackhide__ = True
+    forbid_reference(fn, nnlib.conv.max_pool2d_backward,
+                     args=(_DOUT_POOL.copy(), (_X_POOL.copy(), 2, 2)), name="max_pool2d_backward")
     _pool_backward_checks(fn, "max")
     _done("max_pool2d_backward")
 
@@ -975,6 +989,8 @@ def avg_pool2d_backward(fn: Fn) -> None:
       accumulated (a missing factor is named by the comparison).
     """
     __tracebackhide__ = True
+    forbid_reference(fn, nnlib.conv.avg_pool2d_backward,
+                     args=(_DOUT_POOL.copy(), (_X_POOL.copy(), 2, 2)), name="avg_pool2d_backward")
     _pool_backward_checks(fn, "avg")
     _done("avg_pool2d_backward")
 
