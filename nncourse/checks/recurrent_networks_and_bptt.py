@@ -135,8 +135,7 @@ def rnn_step_forward(fn: Fn) -> None:
     _require(not looks_like(res[0], [[1.0]]),
              f"{text} returned the pre-activation a = x Wx + h_prev Wh + b = 1.0 itself: the "
              "new state is tanh(a).")
-    assert_close(res[0], [[np.tanh(1.0)]], name=f"h_next of {text} (by hand: tanh(0.5 + 1.0 - "
-                 "0.5))", layout="(N, H) = (1, 1)", reveal=True)
+    scalar_text, scalar_h = text, res[0]
 
     text = "rnn_step_forward(x, h_prev, Wx, Wh, b) with x (3, 2), h_prev (3, 4), Wh (4, 4)"
     kept = [a.copy() for a in (x, h_prev, Wx, Wh, b)]
@@ -161,6 +160,8 @@ def rnn_step_forward(fn: Fn) -> None:
          "network recurrent"),
     ]:
         _require(not looks_like(h_next, wrong), f"h_next of {text} is {why}.")
+    assert_close(scalar_h, [[np.tanh(1.0)]], name=f"h_next of {scalar_text} (by hand: "
+                 "tanh(0.5 + 1.0 - 0.5))", layout="(N, H) = (1, 1)", reveal=True)
     assert_close(h_next, np.tanh(a), name=f"h_next of {text}", layout="(N, H) = (3, 4)")
     _require(isinstance(cache, tuple | list) and len(cache) == 5,
              f"the cache returned by {text} should be the tuple (x, h_prev, h_next, Wx, Wh), "
@@ -257,12 +258,7 @@ def rnn_step_backward(fn: Fn) -> None:
              np.array([-0.5]))[1]
     text = "rnn_step_backward(dh_next=[[1.0]], cache) for the scalar step of section 2"
     res1 = expect_arity(call(fn, np.array([[1.0]]), c1, name=text), _STEP_GRADS, name=text)
-    s = 1 - np.tanh(1.0) ** 2
-    want1 = (np.array([[s * 0.5]]), np.array([[s * 2.0]]), np.array([[s * 1.0]]),
-             np.array([[s * 0.5]]), np.array([s]))
-    for value, want, gname in zip(res1, want1, _STEP_GRADS, strict=True):
-        assert_close(value, want, name=f"{gname} of {text}", layout="(1, 1)" if gname != "db"
-                     else "(H,) = (1,)")
+    scalar_text = text
 
     text = "rnn_step_backward(dh_next, cache) with x (5, 3), h_prev (5, 4), Wh (4, 4)"
     kept = dh.copy(), [np.copy(a) for a in c]
@@ -285,6 +281,12 @@ def rnn_step_backward(fn: Fn) -> None:
     for mistake, wrong in _step_variants(dh, c).items():
         _require(not all(looks_like(v, w) for v, w in zip(res, wrong, strict=True)),
                  f"{text}: {_STEP_ADVICE[mistake]}.")
+    s = 1 - np.tanh(1.0) ** 2
+    want1 = (np.array([[s * 0.5]]), np.array([[s * 2.0]]), np.array([[s * 1.0]]),
+             np.array([[s * 0.5]]), np.array([s]))
+    for value, w1, gname in zip(res1, want1, _STEP_GRADS, strict=True):
+        assert_close(value, w1, name=f"{gname} of {scalar_text}",
+                     layout="(1, 1)" if gname != "db" else "(H,) = (1,)")
     for value, w, gname, layout in zip(res, want, _STEP_GRADS, layouts, strict=True):
         assert_close(value, w, name=f"{gname} of {text}", layout=layout)
     for N, D, H in [(2, 3, 5), (1, 2, 2)]:
@@ -354,12 +356,7 @@ def rnn_forward(fn: Fn) -> None:
     text = "rnn_forward(x=[[[1], [0], [-1]]], h0=[[0]], Wx=[[1]], Wh=[[0.5]], b=[0])"
     res = expect_arity(call(fn, xs, np.zeros((1, 1)), one, 0.5 * one, np.zeros(1), name=text),
                        ("h", "cache"), name=text)
-    h1 = np.tanh(1.0)
-    h2 = np.tanh(0.5 * h1)
-    h3 = np.tanh(-1.0 + 0.5 * h2)
-    assert_close(res[0], [[[h1], [h2], [h3]]], name=f"h of {text} (by hand: h1 = tanh(1), "
-                 "h2 = tanh(0.5 h1), h3 = tanh(-1 + 0.5 h2))", layout="(N, T, H) = (1, 3, 1)",
-                 reveal=True)
+    scalar_text, scalar_h = text, res[0]
 
     text = "rnn_forward(x, h0, Wx, Wh, b) with x (2, 5, 3), h0 (2, 4), Wh (4, 4)"
     kept = [a.copy() for a in (x, h0, Wx, Wh, b)]
@@ -381,6 +378,12 @@ def rnn_forward(fn: Fn) -> None:
     _require(not looks_like(h, stuck),
              f"every step of {text} starts from h0: each step must start from the state the "
              "previous step produced (h_prev = the new state, inside the loop).")
+    h1 = np.tanh(1.0)
+    h2 = np.tanh(0.5 * h1)
+    h3 = np.tanh(-1.0 + 0.5 * h2)
+    assert_close(scalar_h, [[[h1], [h2], [h3]]], name=f"h of {scalar_text} (by hand: h1 = "
+                 "tanh(1), h2 = tanh(0.5 h1), h3 = tanh(-1 + 0.5 h2))",
+                 layout="(N, T, H) = (1, 3, 1)", reveal=True)
     assert_close(h, want, name=f"h of {text}", layout="(N, T, H) = (2, 5, 4)")
     _require(isinstance(cache, list | tuple) and len(cache) == 5,
              f"the cache of {text} should be a list of the T = 5 step caches, got a "
@@ -526,12 +529,7 @@ def rnn_backward(fn: Fn) -> None:
     text = "rnn_backward(dh=[[[0.0], [1.0]]], cache) for the scalar sequence of section 4"
     res = expect_arity(call(fn, np.array([[[0.0], [1.0]]]), c2, name=text), _SEQ_GRADS,
                        name=text)
-    want = _reference_backward(np.array([[[0.0], [1.0]]]), c2)
-    _require(not looks_like(res[0], [[[0.0], [float(want[0][0, 1, 0])]]]),
-             f"dx of {text} is 0 at step 1, although the loss depends on x_1 through h_1 -> h_2: "
-             "the gradient reaching h_1 must include what flows back from step 2 (through Wh).")
-    for value, w, gname in zip(res, want, _SEQ_GRADS, strict=True):
-        assert_close(value, w, name=f"{gname} of {text}")
+    scalar = (text, res, _reference_backward(np.array([[[0.0], [1.0]]]), c2))
 
     text = "rnn_backward(dh, cache) with N = 2, T = 5, D = 3, H = 4"
     kept = dh.copy(), [[np.copy(a) for a in c] for c in caches]
@@ -550,6 +548,12 @@ def rnn_backward(fn: Fn) -> None:
     for mistake, wrong in _seq_variants(dh, caches).items():
         _require(not all(looks_like(v, w) for v, w in zip(res, wrong, strict=True)),
                  f"{text}: {_SEQ_ADVICE[mistake]}.")
+    _require(not looks_like(scalar[1][0], [[[0.0], [float(scalar[2][0][0, 1, 0])]]]),
+             f"dx of {scalar[0]} is 0 at the first step, although the loss depends on x_1 "
+             "through h_1 -> h_2: the gradient reaching h_1 must include what flows back from "
+             "step 2 (through Wh).")
+    for value, w, gname in zip(scalar[1], scalar[2], _SEQ_GRADS, strict=True):
+        assert_close(value, w, name=f"{gname} of {scalar[0]}")
     for value, w, gname, layout in zip(res, want, _SEQ_GRADS, layouts, strict=True):
         assert_close(value, w, name=f"{gname} of {text}", layout=layout)
     inputs = (rng.normal(size=(3, 4, 2)), rng.uniform(-1, 1, size=(3, 3)), *_weights(rng, 2, 3))
@@ -888,10 +892,9 @@ def temporal_softmax_cross_entropy_loss(fn: Fn) -> None:
 
     text = ("temporal_softmax_cross_entropy_loss(scores=np.zeros((1, 2, 2)), y=[[0, 1]], "
             "mask=[[True, True]])")
-    loss, _ = _loss_pair(fn, np.zeros((1, 2, 2)), np.array([[0, 1]]), np.ones((1, 2), bool),
-                         text)
-    assert_close(loss, 2 * np.log(2), name=f"the loss of {text} (by hand: two positions, each "
-                 "-log(1/2), summed over time, divided by N = 1)", what="a float", reveal=True)
+    scalar_loss, _ = _loss_pair(fn, np.zeros((1, 2, 2)), np.array([[0, 1]]),
+                                np.ones((1, 2), bool), text)
+    scalar_text = text
 
     text = "temporal_softmax_cross_entropy_loss(scores, y, mask) with N = 3, T = 4, V = 5"
     padded = scores.copy()
@@ -909,6 +912,9 @@ def temporal_softmax_cross_entropy_loss(fn: Fn) -> None:
                           "long name weighs more than a short one"),
                          (total / 12, "divided by N * T = 12: divide by N, the batch size")]:
         _require(not np.isclose(loss, value, rtol=1e-6), f"the loss of {text} is {cause}.")
+    assert_close(scalar_loss, 2 * np.log(2), name=f"the loss of {scalar_text} (by hand: two "
+                 "positions, each -log(1/2), summed over time, divided by N = 1)", what="a float",
+                 reveal=True)
     assert_close(loss, want_loss, name=f"the loss of {text}", what="a float")
     dscores = np.asarray(dscores, dtype=float) if dscores is not None else dscores
     _require(np.shape(dscores) == (3, 4, 5),
