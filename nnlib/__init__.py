@@ -26,6 +26,13 @@ from nnlib.activations import (
     tanh_backward,
     tanh_forward,
 )
+from nnlib.attention import (
+    MultiheadAttention,
+    TransformerBlock,
+    positional_encoding,
+    scaled_dot_product_attention_backward,
+    scaled_dot_product_attention_forward,
+)
 from nnlib.backprop import sgd_step, two_layer_loss_and_grads
 from nnlib.basics import one_hot, standardize
 from nnlib.conv import (
@@ -147,6 +154,29 @@ from nnlib.regularization import (
     l2_penalty,
     random_shift,
 )
+from nnlib.rnn import (
+    GRU,
+    LSTM,
+    RNN,
+    Embedding,
+    embedding_backward,
+    embedding_forward,
+    gru_backward,
+    gru_forward,
+    gru_step_backward,
+    gru_step_forward,
+    lstm_backward,
+    lstm_forward,
+    lstm_step_backward,
+    lstm_step_forward,
+    rnn_backward,
+    rnn_forward,
+    rnn_step_backward,
+    rnn_step_forward,
+    temporal_linear_backward,
+    temporal_linear_forward,
+    temporal_softmax_cross_entropy_loss,
+)
 from nnlib.schedules import (
     CosineAnnealingLR,
     ExponentialLR,
@@ -160,6 +190,7 @@ from nnlib.schedules import (
     step_lr,
     warmup_cosine_lr,
 )
+from nnlib.text import CharVocab, load_names
 from nnlib.training import (
     Callback,
     EarlyStopping,
@@ -182,7 +213,6 @@ from nnlib.tuning import (
     log_uniform,
     random_search,
 )
-from nnlib.text import CharVocab, load_names
 
 __version__ = "0.1.0"
 

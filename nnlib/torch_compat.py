@@ -44,6 +44,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from nnlib._validate import as_array
+from nnlib.attention import MultiheadAttention
 from nnlib.conv import Conv1d, Conv2d
 from nnlib.layers import Linear
 from nnlib.module import Module
@@ -60,7 +61,7 @@ __all__ = [
 _RECURRENT_WEIGHT = re.compile(r"weight_(ih|hh)_l\d+")
 
 #: nnlib module type -> (the name of its torch twin, a predicate: is this local parameter name
-#: stored transposed?). Extended by nnlib.attention for MultiheadAttention.
+#: stored transposed?).
 TORCH_TWINS: dict[type, tuple[str, object]] = {
     Linear: ("torch.nn.Linear", lambda name: name == "weight"),
     RNN: ("torch.nn.RNN", lambda name: _RECURRENT_WEIGHT.fullmatch(name) is not None),
@@ -72,6 +73,7 @@ TORCH_TWINS: dict[type, tuple[str, object]] = {
     BatchNorm2d: ("torch.nn.BatchNorm2d", lambda name: False),
     LayerNorm: ("torch.nn.LayerNorm", lambda name: False),
     Embedding: ("torch.nn.Embedding", lambda name: False),
+    MultiheadAttention: ("torch.nn.MultiheadAttention", lambda name: name == "in_proj_weight"),
 }
 
 
