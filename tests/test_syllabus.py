@@ -81,6 +81,12 @@ SYLLABUS: dict[str, tuple[list[str], list[str]]] = {
          r"time-distributed", r"mask", r"census", r"licence", r"temperature",
          r"vanish", r"truncated BPTT", r"clip"],
     ),
+    "13_lstm_and_gru": (
+        ["lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
+         "gru_step_forward", "gru_step_backward", "gru_forward", "gru_backward"],
+        [r"forget gate", r"i, f, g, o", r"r, z, n", r"reset gate", r"update gate",
+         r"adding problem", r"MNIST-1D", r"vanish", r"cell state"],
+    ),
 }
 
 
