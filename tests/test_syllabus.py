@@ -73,6 +73,12 @@ SYLLABUS: dict[str, tuple[list[str], list[str]]] = {
          r"sliding_window_view", r"im2col", r"receptive field", r"1 × 1 convolution",
          r"feature map", r"load_sample_images", r"digits", r"speed-up"],
     ),
+    "11_cnns_and_transfer_learning": (
+        ["batchnorm2d_forward", "batchnorm2d_backward", "replace_head", "extract_features"],
+        [r"Conv2d", r"Conv1d", r"MaxPool2d", r"BatchNorm2d", r"MNIST-1D", r"digits",
+         r"feature map", r"filters", r"augmentation", r"transfer learning", r"fine-tun",
+         r"frozen", r"load_state_dict", r"SHA-256", r"labell?ed examples per class"],
+    ),
     "12_recurrent_networks_and_bptt": (
         ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
          "embedding_forward", "embedding_backward", "temporal_linear_forward",
