@@ -148,6 +148,8 @@ def _size_mistakes(H: int, K: int, S: int, P: int) -> list[tuple[int, str]]:
         (H + 2 * P - K + 1, "the stride was left out: a window moves by S pixels"),
         (-(-(H + 2 * P - K) // S) + 1, "the size was rounded up: a window that would stick out "
          "of the padded input is not computed, so round down (//)"),
+        ((H + 2 * P - K) // K + 1, "the windows moved by the kernel size, not by the stride "
+         "given (the kernel size is only the default, when stride is None)"),
     ]
     return [(n, why) for n, why in cands if n != right]
 
@@ -419,6 +421,10 @@ def _check_forward_values(out: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.n
         (want - b[None, :, None, None], "the bias is missing: add b[f] to every output of "
          "filter f"),
     ]
+    if C > 1:
+        mistakes.append((_conv(x[:, :1], w[:, :1], b, s, p), "only the first input channel was "
+                         "used: each filter's kernel has one slice per input channel, and the "
+                         "sum runs over all C channels"))
     if p > 0:
         one_side = _conv(np.pad(x, ((0, 0), (0, 0), (0, 2 * p), (0, 2 * p))), w, b, s, 0)
         mistakes.append((one_side, "the padding went on one side only (all 2P rows below and "
@@ -619,6 +625,14 @@ def _check_backward_values(grads: tuple[Any, Any, Any], dout: np.ndarray, x: np.
     _overlap_message(np.asarray(dx, dtype=float), want[0], _coverage(x.shape, (KH, KW), s, p),
                      f"dx of {text}")
     assert_close(dx, want[0], name=f"dx of {text}", layout="(N, C, H, W)", reveal=reveal)
+    last = np.zeros_like(dout)
+    last[-1, :, -1, -1] = dout[-1, :, -1, -1]
+    dw_last = _ref_conv_backward(last, (x, w, b, s, p))[1]
+    if not np.allclose(dw_last, want[1]):
+        ensure(not looks_like(dw, dw_last),
+               f"dw of {text} holds only what the last output position contributes: every "
+               "image and every output position adds its contribution to dw. Accumulate with "
+               "+=, do not overwrite with =.")
     assert_close(dw, want[1], name=f"dw of {text}", layout="(F, C, KH, KW)", reveal=reveal)
 
 
