@@ -747,8 +747,16 @@ def gru_step_forward(fn: Fn) -> None:
     res = call(fn, *args, name=_GTEXT)
     _unchanged("gru_step_forward", ("x", "h_prev", "Wx", "Wh", "bx", "bh"), before, args)
     h_next, cache = expect_arity(res, ["h_next", "cache"], name=_GTEXT)
-    for wrong_args, why in _GRU_FORWARD_MISTAKES:
+    # With H = 1 the two reset-gate slips give the same number: they are told apart on the
+    # random batch (H = 2) below.
+    for wrong_args, why in _GRU_FORWARD_MISTAKES[2:]:
         _require(not looks_like(h_next, _gru_variant(*before, **wrong_args)), f"{_GTEXT}: {why}")
+    _require(
+        not looks_like(h_next, _gru_variant(*before, reset="before")),
+        f"{_GTEXT}: the reset gate was not applied to the whole h_prev Wh_n + bh_n: in torch's "
+        "GRU (and this course's) r multiplies h_prev Wh_n + bh_n, after the product and with "
+        "the bias.",
+    )
     want_h, want_cache = ref(*before)
     # ax = [1, 1, 0.5], ah = [-1, 0, 2]: r = sigma(0) = 0.5, z = sigma(1), hn = 2,
     # n = tanh(0.5 + 0.5 * 2) = tanh(1.5), h_next = (1 - sigma(1)) n + sigma(1) * 0.5
@@ -763,6 +771,8 @@ def gru_step_forward(fn: Fn) -> None:
     label = "gru_step_forward on a random batch (N=3, D=4, H=2)"
     got = expect_arity(call(fn, *_snapshot(args), name=label), ["h_next", "cache"], name=label)
     want = ref(*args)
+    for wrong_args, why in _GRU_FORWARD_MISTAKES[:2]:
+        _require(not looks_like(got[0], _gru_variant(*args, **wrong_args)), f"{label}: {why}")
     assert_close(got[0], want[0], name=f"h_next of {label}", layout="(N, H) = (3, 2)")
     items = _expect_cache(got[1], GRU_CACHE, "gru_step_forward")
     for k, pname in enumerate(GRU_CACHE):
