@@ -190,6 +190,22 @@ def test_sgd_messages():
     with pytest.raises(GradingError, match=r"has shape \(6,\), but w has shape \(2, 3\)"):
         checks.sgd(sgd_flat)
 
+    def sgd_uphill(w, dw, state, *, lr, weight_decay=0.0):
+        return w + lr * (dw + weight_decay * w), dict(state)
+
+    with pytest.raises(GradingError, match=r"w \+ lr \* dw: the step goes uphill"):
+        checks.sgd(sgd_uphill)
+
+
+def test_sgd_returning_an_empty_state_fails_visible_and_hidden():
+    def sgd_empty(w, dw, state, *, lr, weight_decay=0.0):
+        return w - lr * (dw + weight_decay * w), {}
+
+    with pytest.raises(GradingError, match=r"return dict\(state\), a new copy .*, not \{\}"):
+        checks.sgd(sgd_empty)
+    with pytest.raises(GradingError, match=r"len\(next_state\): next_state = dict\(state\)"):
+        checks.sgd_hidden(sgd_empty)
+
 
 def _nesterov(bug=None):
     def sgd_nesterov(w, dw, state, *, lr, momentum=0.9, weight_decay=0.0):
@@ -202,6 +218,8 @@ def _nesterov(bug=None):
         else:
             buf = mu * previous + buf_g
         step_b = previous if (bug == "old_buffer" and previous is not None) else buf
+        if bug == "old_buffer_from_zero":
+            step_b = np.zeros_like(w) if previous is None else previous
         step = {"plain": buf, "both_scaled": momentum * (g + buf),
                 "dw_in_step": dw + momentum * buf}.get(bug, g + momentum * step_b)
         return w - lr * step, {**state, "momentum_buffer": buf}
@@ -213,6 +231,7 @@ def _nesterov(bug=None):
     ("plain", r"the step of plain momentum"),
     ("both_scaled", r"momentum scales both terms"),
     ("old_buffer", r"used the OLD buffer b1"),
+    ("old_buffer_from_zero", r"or of g \+ momentum \* b with the OLD buffer, which is 0 before"),
     ("fixed_09", r"pass momentum=momentum on to it"),
     ("no_decay_in_buffer", r"the weight decay is missing from the buffer"),
     ("dw_in_step", r"stepped with dw \+ momentum \* b"),
@@ -234,15 +253,23 @@ def _adagrad(bug=None):
         start = {"int": np.full_like(w, initial_accumulator_value, dtype=int),
                  "len_w": np.full(len(w), initial_accumulator_value)}.get(
             bug, np.full_like(w, initial_accumulator_value))
+        if bug == "no_initial_value":
+            start = np.zeros_like(w)
         s = state.get("sum", start)
+        old = s
         if bug == "inplace":
             s += dw * dw if bug == "dw_squared" else g * g
         else:
-            s = s + (dw * dw if bug == "dw_squared" else g * g)
+            s = s + (dw * dw if bug in ("dw_squared", "decay_in_step") else g * g)
         lr_t = {"decay_first": lr / (1 + t * lr_decay),
                 "geometric": lr / (1 + lr_decay) ** (t - 1)}.get(bug, lr / (1 + (t - 1) * lr_decay))
         denom = np.sqrt(s + eps) if bug == "eps_inside" else np.sqrt(s) + eps
+        if bug == "old_sum":
+            denom = np.sqrt(old) + eps
         step = np.array([t]) if bug == "step_array" else t
+        if bug in ("decay_in_step", "decay_in_step_g2"):
+            return (w - lr_t * (dw / denom + weight_decay * w),
+                    {**state, "step": step, "sum": s})
         return w - lr_t * g / denom, {**state, "step": step, "sum": s}
     return adagrad
 
@@ -257,6 +284,10 @@ def _adagrad(bug=None):
     ("geometric", r"a geometric decay"),
     ("eps_inside", r"put eps inside the square root, sqrt\(s \+ eps\)"),
     ("step_array", r"next_state\['step'\] returned by adagrad is array\(\[1\]\), not a single"),
+    ("decay_in_step", r"the weight decay was added to the step, after the division"),
+    ("decay_in_step_g2", r"the weight decay was added to the step, after the division"),
+    ("no_initial_value", r"came back 9 = g\*\*2, expected 25: the sum started at 0"),
+    ("old_sum", r"square root of the OLD sum \(0 before the first step\)"),
 ])
 def test_adagrad_messages(bug, message):
     checks.adagrad(_adagrad())
@@ -269,9 +300,12 @@ def _rmsprop(bug=None):
         g = dw + weight_decay * w
         a = {"swapped": 1 - alpha, "fixed": 0.99}.get(bug, alpha)
         previous = state.get("square_avg", g * g if bug == "starts_at_g2" else np.zeros_like(w))
-        v = a * previous + (1 - a) * g * g
+        sq = dw * dw if bug in ("decay_in_step", "dw_squared") else g * g
+        v = a * previous + (1 - a) * sq
         v_used = v / (1 - alpha) if bug == "bias_corrected" else v
         denom = np.sqrt(v_used + eps) if bug == "eps_inside" else np.sqrt(v_used) + eps
+        if bug in ("decay_in_step", "decay_in_step_g2"):
+            return w - lr * (dw / denom + weight_decay * w), {**state, "square_avg": v}
         return w - lr * g / denom, {**state, "square_avg": v}
     return rmsprop
 
@@ -282,6 +316,9 @@ def _rmsprop(bug=None):
     ("starts_at_g2", r"v starts at 0 \(not at g\*\*2\)"),
     ("eps_inside", r"rmsprop put eps inside the square root"),
     ("bias_corrected", r"PyTorch's RMSprop has none"),
+    ("decay_in_step", r"the weight decay was added to the step, after the division"),
+    ("decay_in_step_g2", r"the weight decay was added to the step, after the division"),
+    ("dw_squared", r"v averages the square of g = dw \+ weight_decay \* w"),
 ])
 def test_rmsprop_messages(bug, message):
     checks.rmsprop(_rmsprop())
@@ -398,6 +435,12 @@ def test_step_lr_messages():
         checks.step_lr(lambda e, lr0, step_size, gamma=0.1: None)
     with pytest.raises(GradingError, match=r"gamma = 0\.1 by default"):
         checks.step_lr(lambda e, lr0, step_size, gamma=0.5: lr0 * gamma ** (e // step_size))
+    with pytest.raises(GradingError, match=r"the default value of gamma .* is wrong"):
+        checks.step_lr(lambda e, lr0, step_size, gamma=0.5: lr0 * gamma ** (e // step_size))
+    with pytest.raises(GradingError, match="odd sizes"):
+        checks.step_lr_hidden(lambda e, lr0, step_size, gamma=0.5: lr0 * gamma ** (e // step_size))
+    with pytest.raises(GradingError, match=r"epoch / step_size is a fraction.*epoch // step_size"):
+        checks.step_lr(lambda e, lr0, step_size, gamma=0.1: lr0 * gamma ** (e / step_size))
 
 
 def test_cosine_lr_messages():

@@ -112,7 +112,9 @@ def sgd(fn: Callable[..., Any]) -> None:
     - it is not ``nnlib.optim.sgd`` and does not call it;
     - the update-rule contract: it returns ``(next_w, next_state)`` with ``next_state`` a new
       dict, ``next_w`` shaped like ``w``, and modifies nothing it was given;
-    - one step with lr = 0.1, then with ``weight_decay = 0.5``;
+    - one step with lr = 0.1 (downhill: w - lr * g, not w + lr * g), then with
+      ``weight_decay = 0.5``;
+    - ``next_state`` keeps what ``state`` held (``dict(state)``, not ``{}``);
     - a (2, 3) weight matrix.
     """
     __tracebackhide__ = True
@@ -121,6 +123,10 @@ def sgd(fn: Callable[..., Any]) -> None:
     run = _checked(fn, "sgd")
     # w = [1, 2], dw = [0.5, -1], lr = 0.1: next_w = w - 0.1 * dw
     w1, _ = run(np.array([1.0, 2.0]), np.array([0.5, -1.0]), {}, dict(lr=0.1))
+    ensure(not np.allclose(w1, [1.05, 1.9]),
+           "sgd(np.array([1.0, 2.0]), np.array([0.5, -1.0]), {}, lr=0.1)[0] came back "
+           "[1.05, 1.9] = w + lr * dw: the step goes uphill. The gradient points to where the "
+           "loss grows, so subtract it: next_w = w - lr * g.")
     assert_close(w1, [0.95, 2.1], layout="(2,)", reveal=True,
                  name="sgd(np.array([1.0, 2.0]), np.array([0.5, -1.0]), {}, lr=0.1)[0]")
     # weight decay: g = dw + 0.5 * w = [1.0, 0.0], so next_w = w - 0.1 * g
@@ -128,6 +134,13 @@ def sgd(fn: Callable[..., Any]) -> None:
     assert_close(w2, [0.9, 2.0], layout="(2,)", reveal=True,
                  name="sgd(np.array([1.0, 2.0]), np.array([0.5, -1.0]), {}, lr=0.1, "
                       "weight_decay=0.5)[0] (g = dw + weight_decay * w = [1.0, 0.0])")
+    # next_state is a copy of state: what the caller stored there (a step count) is kept
+    _, s3 = run(np.array([1.0]), np.array([0.5]), {"step": 3}, dict(lr=0.1))
+    ensure(s3.get("step") == 3,
+           f'sgd(np.array([1.0]), np.array([0.5]), {{"step": 3}}, lr=0.1)[1] came back {s3}, '
+           'expected {"step": 3}: return dict(state), a new copy of the dict you were given, '
+           "not {}. Plain SGD adds nothing to the state, but it must not drop what a caller "
+           "(a schedule, a combined optimizer) keeps there.")
     # any shape: a (2, 3) weight matrix
     W = np.arange(6.0).reshape(2, 3)
     assert_close(run(W, np.ones((2, 3)), {}, dict(lr=0.5))[0], W - 0.5, layout="(2, 3)",
@@ -142,16 +155,21 @@ def _make_sgd_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
     hyper = dict(lr=float(rng.uniform(1e-3, 1.0)))
     if kind != "random" or rng.random() < 0.5:
         hyper["weight_decay"] = float(rng.uniform(0.01, 0.5))
-    return (rng.normal(size=shape) * s, rng.normal(size=shape) * s, {}, hyper)
+    state = {"step": int(rng.integers(1, 100))} if kind in ("random", "odd sizes") else {}
+    return (rng.normal(size=shape) * s, rng.normal(size=shape) * s, state, hyper)
 
 
 @exercise_check
 def sgd_hidden(fn: Callable[..., Any]) -> None:
     """Hidden checks of ``sgd``: the contract, and the same ``next_w`` as ``nnlib.optim.sgd``
-    on generated weights, gradients and hyperparameters (with and without weight decay)."""
+    on generated weights, gradients and hyperparameters (with and without weight decay), and
+    a ``next_state`` that keeps the entries of a non-empty ``state``."""
     __tracebackhide__ = True
     _hidden_rule(fn, "sgd", lambda w, dw, state, hyper: nnlib.optim.sgd(w, dw, state, **hyper),
-                 _make_sgd_case, [("next_w", lambda r: r[0], 1e-9)])
+                 _make_sgd_case,
+                 [("next_w", lambda r: r[0], 1e-9),
+                  ("len(next_state): next_state = dict(state) keeps the entries of state",
+                   lambda r: float(len(r[1])), 0.0)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,8 +315,10 @@ def sgd_nesterov(fn: Callable[..., Any]) -> None:
     assert_close(s1["momentum_buffer"], [2.0, 4.0], layout="(2,)", reveal=True,
                  name=f'{call}[1]["momentum_buffer"] (the first buffer is g1)')
     ensure(not np.allclose(w1, [0.8, -2.4]),
-           f"the first step of {call} is w - lr * b1 = [0.8, -2.4], the step of plain momentum. "
-           "Nesterov steps with g + momentum * b: w - 0.1 * (g1 + 0.9 * b1).")
+           f"the first step of {call} is w - lr * b1 = [0.8, -2.4], the step of plain momentum "
+           "(or of g + momentum * b with the OLD buffer, which is 0 before the first step). "
+           "Nesterov steps with g + momentum * b, where b is the buffer just updated: "
+           "w - 0.1 * (g1 + 0.9 * b1).")
     ensure(not np.allclose(w1, [0.64, -2.72]),
            f"the first step of {call} came back [0.64, -2.72] = w - lr * momentum * (g1 + b1): "
            "momentum scales both terms. Only the buffer is scaled: the step is the fresh "
@@ -391,8 +411,8 @@ def adagrad(fn: Callable[..., Any]) -> None:
     - eps is added after the square root;
     - ``initial_accumulator_value`` starts the sum; ``lr_decay`` follows torch's
       ``lr / (1 + (t - 1) * lr_decay)`` over three steps, the first step using lr itself;
-    - weight decay enters the gradient that is squared; a fractional initial value is kept
-      (a float accumulator);
+    - weight decay enters the gradient that is squared and divided (not added to the step
+      after the division); a fractional initial value is kept (a float accumulator);
     - two steps on a (2, 3) weight matrix.
     """
     __tracebackhide__ = True
@@ -408,6 +428,10 @@ def adagrad(fn: Callable[..., Any]) -> None:
     call = "adagrad(np.array([1.0, -2.0]), np.array([3.0, -4.0]), {}, lr=0.5)"
     assert_close(s1["sum"], [9.0, 16.0], layout="(2,)", reveal=True,
                  name=f'{call}[1]["sum"] (= g1**2)')
+    ensure(not (np.all(np.isfinite(w1)) and np.max(np.abs(w1)) > 1e3),
+           f"{call}[0] came back {w1}, expected [0.5, -1.5]: a huge step means the denominator "
+           "is (almost) 0. Did you divide by the square root of the OLD sum (0 before the first "
+           "step)? Add g * g to the sum first, then divide by the square root of the new sum.")
     assert_close(w1, [0.5, -1.5], layout="(2,)", reveal=True,
                  name=f"{call}[0] (each weight moves by lr = 0.5)")
     # second step, g2 = [4, 3]: s = [25, 25], next_w = w1 - 0.5 * g2 / 5
@@ -429,6 +453,11 @@ def adagrad(fn: Callable[..., Any]) -> None:
     # initial_accumulator_value = 16: s = 16 + 9 = 25; lr_decay = 0.5, the first step uses lr
     hyper = dict(lr=0.5, lr_decay=0.5, initial_accumulator_value=16.0)
     w4, s4 = run(np.array([1.0]), np.array([3.0]), {}, hyper)
+    ensure(not np.allclose(s4["sum"], [9.0]),
+           "adagrad(np.array([1.0]), np.array([3.0]), {}, lr=0.5, lr_decay=0.5, "
+           'initial_accumulator_value=16.0)[1]["sum"] came back 9 = g**2, expected 25: the sum '
+           "started at 0. Before the first step it starts at initial_accumulator_value (a "
+           "full-of-that-value array shaped like w).")
     assert_close(s4["sum"], [25.0], layout="(1,)", reveal=True,
                  name="adagrad(np.array([1.0]), np.array([3.0]), {}, lr=0.5, lr_decay=0.5, "
                       'initial_accumulator_value=16.0)[1]["sum"]')
@@ -464,6 +493,16 @@ def adagrad(fn: Callable[..., Any]) -> None:
            "not dw**2?")
     assert_close(w6, [1.5], layout="(1,)", reveal=True,
                  name=f"{call}[0] (g = dw + weight_decay * w)")
+    # weight decay with a gradient: g = dw + 0.5 * w = [1, 2], s = g**2, each weight moves by lr
+    w9, _ = run(np.array([1.0, -2.0]), np.array([0.5, 3.0]), {}, dict(lr=0.1, weight_decay=0.5))
+    call = "adagrad(np.array([1.0, -2.0]), np.array([0.5, 3.0]), {}, lr=0.1, weight_decay=0.5)"
+    ensure(not (np.allclose(w9, [0.85, -2.0]) or np.allclose(w9, [0.9, -2.05])),
+           f"{call}[0] came back {w9}: the weight decay was added to the step, after the "
+           "division (lr * (dw / (sqrt(s) + eps) + weight_decay * w)). Adagrad's weight_decay is "
+           "the coupled L2 term: g = dw + weight_decay * w is what is squared into the sum and "
+           "what is divided by sqrt(s) + eps.")
+    assert_close(w9, [0.9, -2.1], layout="(2,)", reveal=True,
+                 name=f"{call}[0] (g = dw + weight_decay * w = [1, 2], s = g**2)")
     # a fractional initial_accumulator_value: with dw = 0, s stays at 0.25
     s8 = run(np.array([1.0]), np.array([0.0]), {}, dict(initial_accumulator_value=0.25))[1]["sum"]
     call = "adagrad(np.array([1.0]), np.array([0.0]), {}, initial_accumulator_value=0.25)"
@@ -533,7 +572,9 @@ def rmsprop(fn: Callable[..., Any]) -> None:
       given is used, and the average starts at 0;
     - eps after the square root, and no bias correction;
     - the second step; two weights whose gradients are 100 times apart move alike;
-    - weight decay; two steps on a (2, 3) weight matrix.
+    - weight decay enters the gradient that is squared and divided (not added to the step
+      after the division), with a nonzero gradient and with ``dw = 0``;
+    - two steps on a (2, 3) weight matrix.
     """
     __tracebackhide__ = True
     forbid_reference(fn, nnlib.optim.rmsprop,
@@ -574,6 +615,22 @@ def rmsprop(fn: Callable[..., Any]) -> None:
                  layout="(2,)", reveal=True,
                  name="rmsprop(np.zeros(2), np.array([100.0, 1.0]), {}, lr=0.01)[0] (defaults "
                       "alpha=0.99, eps=1e-8)")
+    # weight decay with a gradient: g = dw + 0.5 * w = [1, 2], v = 0.25 * g**2 = [0.25, 1]
+    w7, s7 = run(np.array([1.0, -2.0]), np.array([0.5, 3.0]), {}, dict(weight_decay=0.5, **hyper))
+    call = ("rmsprop(np.array([1.0, -2.0]), np.array([0.5, 3.0]), {}, lr=0.1, alpha=0.75, "
+            "eps=0.5, weight_decay=0.5)")
+    ensure(not (np.allclose(w7, [0.9 - 0.1 / 6, -2.05]) or np.allclose(w7, [0.9, -2.1])),
+           f"{call}[0] came back {w7}: the weight decay was added to the step, after the "
+           "division (lr * (dw / (sqrt(v) + eps) + weight_decay * w)). RMSprop's weight_decay is "
+           "the coupled L2 term: g = dw + weight_decay * w is what is squared into v and what "
+           "is divided by sqrt(v) + eps.")
+    ensure(not np.allclose(s7["square_avg"], [0.0625, 2.25]),
+           f'{call}[1]["square_avg"] came back [0.0625, 2.25] = 0.25 * dw**2: v averages the '
+           "square of g = dw + weight_decay * w (with the weight decay), not of dw.")
+    assert_close(s7["square_avg"], [0.25, 1.0], layout="(2,)", reveal=True,
+                 name=f'{call}[1]["square_avg"] (g = dw + weight_decay * w = [1, 2])')
+    assert_close(w7, [0.9, -2.0 - 0.2 / 1.5], layout="(2,)", reveal=True,
+                 name=f"{call}[0] = w - 0.1 * g / (sqrt(v) + 0.5)")
     # weight decay: g = dw + 0.5 * w = [1], v = 0.25: 2 - 0.1 * 1 / (0.5 + 0.5)
     assert_close(run(np.array([2.0]), np.array([0.0]), {}, dict(weight_decay=0.5, **hyper))[0],
                  [1.9], layout="(1,)", reveal=True,
@@ -818,7 +875,8 @@ def adamw(fn: Callable[..., Any]) -> None:
     """Visible checks of ``adamw(w, dw, state, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
     weight_decay=1e-2)``:
 
-    - it is neither ``nnlib.optim.adamw`` nor ``adam`` and calls neither;
+    - it is neither ``nnlib.optim.adamw`` nor ``nnlib.optim.adam`` and calls neither (your
+      own ``adam`` is welcome);
     - the update-rule contract, with Adam's state keys;
     - with ``dw = 0`` only the decay acts: decoupled (not added to the gradient), applied once,
       scaled by lr; m stays 0;
@@ -1027,19 +1085,31 @@ def step_lr(fn: Callable[..., Any]) -> None:
 
     - it is not ``nnlib.schedules.step_lr`` and does not call it;
     - it returns a number (not None);
-    - epochs 0 to 7 with step_size 3 and gamma 0.5: the first decay comes at epoch step_size,
-      not one epoch early;
+    - epochs 0 to 7 with step_size 3 and gamma 0.5: a staircase (``//``, not ``/``), the
+      first decay at epoch step_size, not one epoch early;
     - the default gamma = 0.1; step_size 1.
     """
     __tracebackhide__ = True
     forbid_reference(fn, nnlib.schedules.step_lr, args=(5, 0.1, 2, 0.5))
     curve = [_number(fn, f"step_lr({e}, 1.0, 3, 0.5)", e, 1.0, 3, 0.5) for e in range(8)]
+    ensure(not np.allclose(np.asarray(curve, dtype=float), 0.5 ** (np.arange(8) / 3)),
+           "[step_lr(e, 1.0, 3, 0.5) for e in range(8)] decays a little every epoch "
+           f"({[round(float(lr), 6) for lr in curve]}): epoch / step_size is a fraction. The "
+           "rate is a staircase, constant for step_size epochs: count the decays with floor "
+           "division, epoch // step_size.")
     ensure(not np.allclose(curve, [1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25]),
            "[step_lr(e, 1.0, 3, 0.5) for e in range(8)] decays one epoch early: epochs 0, 1 and "
            "2 use lr0, and the first decay comes at epoch step_size = 3 (epoch // step_size, not "
            "(epoch + 1) // step_size).")
     assert_close(curve, [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25], layout="(8,)", reveal=True,
                  what="a list of numbers", name="[step_lr(e, 1.0, 3, 0.5) for e in range(8)]")
+    lr25 = _number(fn, "step_lr(25, 0.2, 10)", 25, 0.2, 10)
+    ensure(not (np.ndim(lr25) == 0 and isinstance(lr25, (int, float, np.number))
+                and not np.isclose(float(lr25), 0.002)
+                and np.isclose(float(fn(25, 0.2, 10, 0.1)), 0.002)),
+           f"step_lr(25, 0.2, 10) came back {lr25}, expected 0.002, but step_lr(25, 0.2, 10, 0.1) "
+           "is right: the default value of gamma in the signature is wrong (gamma = 0.1 by "
+           "default, like torch's StepLR: def step_lr(epoch, lr0, step_size, gamma=0.1)).")
     assert_close(fn(25, 0.2, 10), 0.002, what="a number", reveal=True,
                  name="step_lr(25, 0.2, 10) (gamma = 0.1 by default: two decays by epoch 25)")
     assert_close([fn(e, 0.3, 1, 0.9) for e in range(3)], [0.3, 0.27, 0.243], layout="(3,)",
@@ -1052,15 +1122,27 @@ def _make_step_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
     step_size = {"batch of one": 1, "odd sizes": int(rng.integers(1, 5)) * 2 + 1}.get(
         kind, int(rng.integers(2, 9)))
     lr0 = float(rng.uniform(1e-4, 1.0)) * (1e3 if kind == "extreme values" else 1.0)
-    return (lr0, step_size, float(rng.uniform(0.05, 0.95)), int(rng.integers(12, 40)))
+    gamma = float(rng.uniform(0.05, 0.95))
+    # the odd-sizes case leaves gamma out: the default (0.1) is part of the contract
+    return (lr0, step_size, None if kind == "odd sizes" else gamma, int(rng.integers(12, 40)))
+
+
+def _step_curve(fn: Callable[..., Any]) -> Callable[..., np.ndarray]:
+    """``(lr0, step_size, gamma, num_epochs) -> the rates of epochs 0 .. num_epochs - 1``;
+    gamma None calls ``fn(epoch, lr0, step_size)`` with its default gamma."""
+    def run(lr0: float, step_size: int, gamma: float | None, num_epochs: int) -> np.ndarray:
+        extra = () if gamma is None else (gamma,)
+        return np.array([fn(e, lr0, step_size, *extra) for e in range(num_epochs)], dtype=float)
+    return run
 
 
 @exercise_check
 def step_lr_hidden(fn: Callable[..., Any]) -> None:
     """Hidden checks of ``step_lr``: the same rates as ``nnlib.schedules.step_lr`` over 12 to
-    40 epochs (step_size 1, odd step sizes, large lr0)."""
+    40 epochs (step_size 1, odd step sizes with the default gamma, large lr0)."""
     __tracebackhide__ = True
-    check_against_reference(_curve(fn, 3), _curve(nnlib.schedules.step_lr, 3), _make_step_case,
+    check_against_reference(_step_curve(fn), _step_curve(nnlib.schedules.step_lr),
+                            _make_step_case,
                             name="step_lr over the epochs 0, 1, 2, ...", layout="(num_epochs,)",
                             seed=hidden_seed(f"{SLUG}/step_lr"))
 
