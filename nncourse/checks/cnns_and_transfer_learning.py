@@ -566,17 +566,19 @@ def _make_head_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
     if kind == "already frozen":
         net.requires_grad_(False)
     K = 1 if kind == "one class" else int(rng.integers(2, 11))
-    freeze = kind != "float64, not frozen" and bool(rng.integers(2)) or kind == "already frozen"
+    freeze = {"conv body": True, "float64, not frozen": False, "already frozen": False}.get(
+        kind, bool(rng.integers(2)))
     return net, K, np.random.default_rng(int(rng.integers(2**32))), freeze, X.astype(dtype)
 
 
 @exercise_check
 def replace_head_hidden(fn: Callable[..., Any]) -> None:
     """Hidden checks of ``replace_head``: on generated networks (MLPs of 1 to 3 layers, a small
-    CNN with batch norm, pooling and Flatten; float32 and float64; one class up to ten; frozen
-    and trainable; a net frozen beforehand) the result equals ``nnlib.transfer.replace_head``'s:
-    the same number of modules, the body's modules the net's own, the new head's weights, bias
-    and dtype, every requires_grad flag, and the outputs in evaluation mode."""
+    CNN with batch norm, pooling and Flatten, frozen; float32 and float64; one class up to ten;
+    frozen and trainable; a net frozen beforehand and unfrozen) the result equals
+    ``nnlib.transfer.replace_head``'s: the same number of modules, the body's modules the
+    net's own, the new head's weights, bias and dtype, every requires_grad flag, and the outputs
+    in evaluation mode."""
     __tracebackhide__ = True
     rng = np.random.default_rng(_seed("replace_head"))
     for i, kind in enumerate(_HEAD_KINDS):
