@@ -226,6 +226,12 @@ def test_dropout_backward_messages(wrong, message):
     assert re.search(message, text), text
 
 
+def test_dropout_backward_with_a_zero_one_mask_names_the_lost_scale():
+    text = message_of(checks.dropout_backward,
+                      lambda dout, cache: dout if cache is None else dout * (cache > 0))
+    assert re.search(r"lost the 1 / \(1 - p\) = 2\.5 of the mask", text), text
+
+
 def test_dropout_backward_in_place():
     def wrong(dout, cache):
         if cache is not None:
@@ -306,6 +312,14 @@ def test_add_gaussian_noise_messages(wrong, message):
     text = message_of(checks.add_gaussian_noise, wrong)
     assert re.search(message, text, re.S), text
     assert "Got 1, expected 1.05" not in text
+
+
+def test_add_gaussian_noise_with_one_value_per_image_is_named():
+    def wrong(images, std, *, rng):
+        return images + std * rng.standard_normal((len(images),) + (1,) * (images.ndim - 1))
+
+    text = message_of(checks.add_gaussian_noise, wrong)
+    assert re.search(r"one noise value per image.*one number per pixel", text, re.S), text
 
 
 def test_add_gaussian_noise_in_place():
@@ -389,6 +403,25 @@ def test_batchnorm_forward_messages(wrong, message):
     assert re.search(message, text, re.S), text
 
 
+def test_batch_statistics_computed_in_evaluation_mode_are_named():
+    """A hurried eval mode computes N / (N - 1) before branching: ZeroDivisionError at N = 1."""
+    def wrong(x, gamma, beta, running_mean, running_var, *, training, momentum=0.1, eps=1e-5):
+        N = x.shape[0]
+        correction = N / (N - 1)
+        mean, var = x.mean(axis=0), x.var(axis=0)
+        new_mean = (1 - momentum) * running_mean + momentum * mean
+        new_var = (1 - momentum) * running_var + momentum * var * correction
+        if not training:
+            mean, var, new_mean, new_var = running_mean, running_var, running_mean, running_var
+        inv_std = 1 / np.sqrt(var + eps)
+        x_hat = (x - mean) * inv_std
+        return gamma * x_hat + beta, (x_hat, gamma, inv_std, training), new_mean, new_var
+
+    text = message_of(checks.batchnorm_forward, wrong)
+    assert re.search(r"training=False: evaluation mode must not compute batch statistics", text)
+    assert "not D, the number of features" not in text
+
+
 def test_batch_of_one_rule_is_stated_where_the_task_is():
     """Issue 8: the batch-of-one rule of batchnorm_forward in training mode was unclear."""
     cells = {c.id: c.source for c in read(source_path(NAME)).cells}
@@ -413,6 +446,8 @@ def _bnb(mode="right", order="normal", dgamma_gamma=False, swap_gb=False, inplac
             dx = inv_std / N * (N * g - mean_term - var_term)
         else:
             dx = g * inv_std
+        if mode == "eval-no-inv-std" and not training:
+            dx = g
         if mode == "eval-no-gamma" and training:
             dx = inv_std / N * (N * g * gamma - (g * gamma).sum(axis=0)
                                 - x_hat * (g * gamma * x_hat).sum(axis=0))
@@ -438,6 +473,7 @@ def _bnb(mode="right", order="normal", dgamma_gamma=False, swap_gb=False, inplac
     (_bnb(mode="no-var"), r"path through the variance"),
     (_bnb(mode="always-train"), r"is the training-mode result"),
     (_bnb(mode="eval-no-gamma"), r"evaluation-mode result with gamma left out"),
+    (_bnb(mode="eval-no-inv-std"), r"evaluation-mode result with inv_std left out"),
 ])
 def test_batchnorm_backward_messages(wrong, message):
     text = message_of(checks.batchnorm_backward, wrong)
@@ -497,7 +533,8 @@ def test_layernorm_forward_without_keepdims_on_a_square_batch_is_named():
     assert "keepdims=True" in text and "first differs" not in text
 
 
-def _lnb(mode="right", sums_keep=True, dg_axis=0, swap_gb=False, order="normal"):
+def _lnb(mode="right", sums_keep=True, dg_axis=0, swap_gb=False, order="normal",
+         dg_keepdims=False):
     def f(dout, cache):
         x_hat, gamma, inv_std = cache
         D = dout.shape[0] if mode == "N" else dout.shape[1]
@@ -508,7 +545,8 @@ def _lnb(mode="right", sums_keep=True, dg_axis=0, swap_gb=False, order="normal")
             s1 = g.sum(axis=1, keepdims=sums_keep)
             s2 = 0 if mode == "no-var" else x_hat * (g * x_hat).sum(axis=1, keepdims=sums_keep)
             dx = inv_std / D * (D * g - s1 - s2)
-        dgamma, dbeta = (dout * x_hat).sum(axis=dg_axis), dout.sum(axis=dg_axis)
+        dgamma = (dout * x_hat).sum(axis=dg_axis, keepdims=dg_keepdims)
+        dbeta = dout.sum(axis=dg_axis, keepdims=dg_keepdims)
         if swap_gb:
             dgamma, dbeta = dbeta, dgamma
         if order == "dx-last":
@@ -520,6 +558,8 @@ def _lnb(mode="right", sums_keep=True, dg_axis=0, swap_gb=False, order="normal")
 @pytest.mark.parametrize(("wrong", "message"), [
     (_lnb(sums_keep=False), r"raised ValueError.*keep it as a column of shape \(N, 1\)"),
     (_lnb(dg_axis=1), r"should have shape \(D,\) = \(5,\)"),
+    (_lnb(dg_keepdims=True), r"got \(1, 5\) and \(1, 5\): a sum over the batch \(axis=0\) "
+                             r"with keepdims=True"),
     (_lnb(swap_gb=True), r"swapped places"),
     (_lnb(order="dx-last"), r"as value 3 of 3"),
     (_lnb(mode="frozen"), r"treats the mean and variance of each row as constants"),
@@ -544,13 +584,14 @@ BACKWARD_MISTAKES = [
     (checks.dropout_backward, lambda dout, cache: dout),
     (checks.dropout_backward, lambda dout, cache: dout * cache),
     (checks.dropout_backward, lambda dout, cache: None if cache is None else dout * cache),
+    (checks.dropout_backward, lambda dout, cache: dout if cache is None else dout * (cache > 0)),
     *[(checks.batchnorm_backward, _bnb(**kw)) for kw in (
         {"dgamma_gamma": True}, {"mode": "frozen"}, {"mode": "no-gamma"}, {"mode": "no-mean"},
         {"mode": "D"}, {"mode": "no-var"}, {"mode": "always-train"}, {"mode": "eval-no-gamma"},
-        {"swap_gb": True})],
+        {"swap_gb": True}, {"mode": "eval-no-inv-std"})],
     *[(checks.layernorm_backward, _lnb(**kw)) for kw in (
         {"sums_keep": False}, {"dg_axis": 1}, {"mode": "frozen"}, {"mode": "no-gamma"},
-        {"mode": "N"}, {"mode": "no-var"})],
+        {"mode": "N"}, {"mode": "no-var"}, {"dg_keepdims": True})],
     (checks.l1_penalty, _l1(dw=lambda w, lam: lam * w)),
     (checks.l1_penalty, _l1(dw=lambda w, lam: lam * np.where(w >= 0, 1.0, -1.0))),
     (checks.l2_penalty, _l2(dw=lambda w, lam: lam * w.ravel())),

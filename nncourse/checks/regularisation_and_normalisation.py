@@ -436,7 +436,8 @@ def dropout_backward(fn: Callable[..., Any]) -> None:
 
     - it is your own code, not ``nnlib.regularization.dropout_backward``;
     - it leaves ``dout`` and the cache unchanged and returns an array;
-    - on the mask [[0, 2.5, 2.5, 0]] (p = 0.6) and dout = [[1, 2, 3, 4]]: the expected dx;
+    - on the mask [[0, 2.5, 2.5, 0]] (p = 0.6) and dout = [[1, 2, 3, 4]]: the expected dx, with
+      a targeted message for a 0/1 mask that lost its 1 / (1 - p);
     - with the evaluation-mode cache ``None``: the expected dx, without an error;
     - dx equals the numerical gradient of dropout (with a fixed mask) on a random (4, 5) x.
     """
@@ -452,6 +453,13 @@ def dropout_backward(fn: Callable[..., Any]) -> None:
     dx = call(fn, dout, mask, name=name)
     _unchanged([("dout", dout, dout0), ("cache", mask, mask0)], "compute a new array instead.",
                name="dropout_backward")
+    _require(
+        not looks_like(dx, [[0.0, 2.0, 3.0, 0.0]]),
+        f"{name} came back [[0, 2, 3, 0]]: the kept units lost the 1 / (1 - p) = 2.5 of the "
+        "mask, as if it were 0/1 (mask > 0), so every kept value is (1 - p) = 0.4 times too "
+        "small. The forward pass scaled the kept units by 1 / (1 - p): their gradients carry "
+        "that factor too.",
+    )
     assert_close(dx, [[0.0, 5.0, 7.5, 0.0]], name=name, layout="(1, 4)", reveal=True)
     dx_eval = call_advised(
         fn, dout0.copy(), None, name="dropout_backward(dout, None)",
@@ -685,7 +693,7 @@ def add_gaussian_noise(fn: Callable[..., Any]) -> None:
     - it draws the noise with one call ``rng.standard_normal(images.shape)`` from the rng it is
       given (the checks replay given numbers) and leaves ``images`` unchanged;
     - on a 2 x 2 image with given z: ``images + std * z``, with targeted messages for a noise
-      scaled by std ** 2 and for a result clipped to [0, 1];
+      scaled by std ** 2, for one noise value per image and for a result clipped to [0, 1];
     - std = 0 changes nothing; a real generator gives the noise of the rule.
     """
     __tracebackhide__ = True
@@ -714,6 +722,17 @@ def add_gaussian_noise(fn: Callable[..., Any]) -> None:
         not looks_like(out, img0 + 0.01 * z),
         f"{name}: the noise was scaled by std ** 2 = 0.01; std is the standard deviation: "
         "scale standard normal numbers by std itself.",
+    )
+    try:
+        diff = np.asarray(out, dtype=float) - img0
+    except (TypeError, ValueError):
+        diff = None
+    _require(
+        not (diff is not None and np.shape(diff) == (1, 2, 2) and np.ptp(diff) < 1e-12
+             and abs(float(diff.flat[0])) > 0),
+        f"{name}: every pixel of the image moved by the same amount, one noise value per image. "
+        "Each pixel gets its own noise: draw rng.standard_normal(images.shape), one number per "
+        "pixel.",
     )
     for hi in (1.0, np.max(img0)):
         if looks_like(out, np.clip(expected, None, hi)) and not looks_like(out, expected):
@@ -772,11 +791,15 @@ def _bn_call(fn: Callable[..., Any], args: list[Any], name: str, **kwargs: Any) 
     """batchnorm_forward(*args, **kwargs): inputs unchanged, four values in the right order."""
     __tracebackhide__ = True
     before = [np.copy(a) for a in args]
+    zero_division = (
+        f"x has shape {np.shape(args[0])} and training=False: evaluation mode must not compute "
+        "batch statistics (nor N / (N - 1), which divides by 0 for a batch of one). Branch on "
+        "training first, and in evaluation mode use running_mean and running_var as they are."
+        if kwargs.get("training") is False else
+        f"x has shape {np.shape(args[0])}: the unbiased correction N / (N - 1) uses N, "
+        "the number of examples (x.shape[0]), not D, the number of features.")
     res = call_advised(
-        fn, *args, name=name, **kwargs,
-        advice=[(ZeroDivisionError, "",
-                 f"x has shape {np.shape(args[0])}: the unbiased correction N / (N - 1) uses N, "
-                 "the number of examples (x.shape[0]), not D, the number of features.")])
+        fn, *args, name=name, **kwargs, advice=[(ZeroDivisionError, "", zero_division)])
     for pname, a, b in zip(("x", "gamma", "beta", "running_mean", "running_var"), args, before,
                            strict=True):
         _require(
@@ -1092,7 +1115,7 @@ def batchnorm_backward(fn: Callable[..., Any]) -> None:
       targeted messages for statistics treated as constants and for gamma left out;
     - on an evaluation-mode cache: dx equals the numerical gradient with the running statistics
       held constant; targeted messages for using the training-mode computation and for gamma
-      left out.
+      or inv_std left out.
     """
     __tracebackhide__ = True
     bnf, bnb = nnlib.normalization.batchnorm_forward, nnlib.normalization.batchnorm_backward
@@ -1180,6 +1203,12 @@ def batchnorm_backward(fn: Callable[..., Any]) -> None:
         not looks_like(dx_e, bnb(dout[:2], (cache_e[0], np.ones(3), cache_e[2], False))[0]),
         f"dx of {call_e} matches the evaluation-mode result with gamma left out: the forward "
         "pass multiplied x_hat by gamma, so the gradient reaching x_hat carries that factor.",
+    )
+    _require(
+        not looks_like(dx_e, gamma * dout[:2]),
+        f"dx of {call_e} matches the evaluation-mode result with inv_std left out: the forward "
+        "pass multiplied (x - running_mean) by inv_std (cache[2]), so the gradient reaching x "
+        "carries that factor too.",
     )
     num_e = numerical_gradient(
         lambda v: float(np.sum(bnf(v, gamma, beta, rm_e, rv_e, training=False)[0] * dout[:2])),
@@ -1422,6 +1451,13 @@ def layernorm_backward(fn: Callable[..., Any]) -> None:
         not (looks_like(dgamma, want_dbeta) and looks_like(dbeta, want_dgamma)),
         f"dgamma and dbeta of {call_text} came back in swapped places: return (dx, dgamma, "
         "dbeta) in this order.",
+    )
+    _require(
+        not (np.shape(dgamma) == (1, 5) or np.shape(dbeta) == (1, 5)),
+        f"dgamma and dbeta of {call_text} should have shape (D,) = (5,), got "
+        f"{np.shape(dgamma)} and {np.shape(dbeta)}: a sum over the batch (axis=0) with "
+        "keepdims=True. keepdims belongs to the per-row sums of dx; gamma and beta have shape "
+        "(D,), so their gradients do too: sum over axis 0 without keepdims.",
     )
     _require(
         np.shape(dgamma) == (5,) and np.shape(dbeta) == (5,),
