@@ -262,3 +262,111 @@ def test_check_cells_fit_on_a_screen_and_call_the_lesson_checks():
             assert len(lines) <= 10, (cell.id, len(lines))
             assert "from nncourse.checks import activation_functions as checks" in cell.source
             assert re.search(r"^checks\.\w+\(\w+\)$", cell.source, re.M), cell.id
+
+
+# --- measured instead of derived, and the learner's report of lesson 02 -----------------------
+
+FINITE_DIFFERENCES = {
+    "sigmoid_derivative": [
+        "def sigmoid_derivative(x):\n    h = 1e-5\n"
+        "    return (sigmoid(x + h) - sigmoid(x - h)) / (2 * h)\n",
+        "def sigmoid_derivative(x):\n    h = 1e-3\n"
+        "    return (sigmoid(x + h) - sigmoid(x - h)) / (2 * h)\n",
+        "def sigmoid_derivative(x):\n    h = 1e-4\n    return (-sigmoid(x + 2 * h) + 8 * "
+        "sigmoid(x + h) - 8 * sigmoid(x - h) + sigmoid(x - 2 * h)) / (12 * h)\n",
+    ],
+    "tanh_derivative": [
+        "def tanh_derivative(x):\n    h = 1e-6\n    return (tanh(x + h) - tanh(x - h)) / (2 * h)\n",
+        "def tanh_derivative(x):\n    h = 1e-4\n    return (tanh(x + h) - tanh(x - h)) / (2 * h)\n",
+    ],
+    "softmax_jacobian": [
+        "def softmax_jacobian(x):\n    h = 1e-5\n    cols = [(softmax(x + h * e) - "
+        "softmax(x - h * e))"
+        " / (2 * h) for e in np.eye(len(x))]\n    return np.stack(cols, axis=1)\n",
+        "def softmax_jacobian(x):\n    h = 1e-4\n    cols = [(softmax(x + h * e) - "
+        "softmax(x - h * e))"
+        " / (2 * h) for e in np.eye(len(x))]\n    return np.stack(cols, axis=1)\n",
+    ],
+}
+
+
+@pytest.mark.parametrize(("exercise", "source"), [
+    (ex, src) for ex, cases in FINITE_DIFFERENCES.items() for src in cases
+])
+def test_a_finite_difference_is_only_approximately_right(exercise, source):
+    fn = _with(source)[exercise]
+    for check in (getattr(checks, exercise), getattr(checks, f"{exercise}_hidden")):
+        text = _message(check, fn)
+        assert "only approximately right" in text and "finite difference" in text, text
+        for answer in ANSWERS:
+            assert not re.search(answer, text), (answer, text)
+
+
+@pytest.mark.parametrize("exercise", ["sigmoid_derivative", "tanh_derivative",
+                                      "softmax_jacobian"])
+def test_calling_numerical_gradient_is_refused(exercise):
+    of = {"sigmoid_derivative": "sigmoid", "tanh_derivative": "tanh"}.get(exercise)
+    if of:
+        source = (f"from nnlib.gradcheck import numerical_gradient\n"
+                  f"def {exercise}(x):\n"
+                  f"    return numerical_gradient(lambda v: {of}(v).sum(), x.copy())\n")
+    else:
+        source = ("from nnlib.gradcheck import numerical_gradient_array\n"
+                  "def softmax_jacobian(x):\n    return np.stack([numerical_gradient_array("
+                  "softmax, x.copy(), r) for r in np.eye(len(x))])\n")
+    text = _message(getattr(checks, exercise), _with(source)[exercise])
+    assert "calls numerical_gradient" in text and "only approximately right" in text, text
+
+
+def test_the_exactness_check_leaves_honest_variants_alone(capsys):
+    """Other correct formulas (another stable sigmoid, the exponential form of the slope on
+    moderate inputs, a loop over the Jacobian's entries) agree to well within 1e-12."""
+    ns = _with(
+        "def sigmoid(x):\n    z = np.exp(-np.abs(x))\n"
+        "    return np.where(x >= 0, 1, z) / (1 + z)\n"
+        "def tanh(x):\n    return 2 * sigmoid(2 * x) - 1\n"
+        "def sigmoid_derivative(x):\n    return sigmoid(x) * sigmoid(-x)\n"
+        "def tanh_derivative(x):\n    t = tanh(x)\n    return (1 - t) * (1 + t)\n"
+        "def softmax_jacobian(x):\n    p = softmax(x)\n    J = np.empty((len(p), len(p)))\n"
+        "    for k in range(len(p)):\n        for j in range(len(p)):\n"
+        "            J[k, j] = p[k] * ((k == j) - p[j])\n    return J\n")
+    for exercise in ("sigmoid_derivative", "tanh_derivative", "softmax_jacobian"):
+        getattr(checks, exercise)(ns[exercise])
+        getattr(checks, f"{exercise}_hidden")(ns[exercise])
+    assert "Note:" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("exercise", "source", "message"), [
+    ("sigmoid_derivative", "def sigmoid_derivative(x):\n    x *= -1\n"
+     "    s = sigmoid(-x)\n    return s * (1 - s)\n", r"sigmoid_derivative modified its input x"),
+    ("tanh_derivative", "def tanh_derivative(x):\n    x *= 1.0 + 0 * x\n    x[...] = tanh(x)\n"
+     "    return 1 - x * x\n", r"tanh_derivative modified its input x in place"),
+    ("sigmoid_derivative", "def sigmoid_derivative(x):\n    s = 1 / (1 + np.exp(-x))\n"
+     "    return s * (1 - s)\n", r"overflowed .*Call your stable sigmoid"),
+    ("tanh_derivative", "def tanh_derivative(x):\n    return 1 / np.cosh(x) ** 2\n",
+     r"overflowed .*in terms of tanh\(x\) alone"),
+    ("tanh_derivative", "def tanh_derivative(x):\n    e, f = np.exp(x), np.exp(-x)\n"
+     "    return 4 / (e + f) ** 2\n", r"overflowed .*np\.exp or np\.cosh"),
+    ("tanh_derivative", "def tanh_derivative(x):\n    s = sigmoid(2 * x)\n    return s * (1 - s)\n",
+     r"a quarter of the right slope.*inner 2x"),
+])
+def test_report_mistakes_of_the_derivatives(exercise, source, message):
+    text = _message(getattr(checks, exercise), _with(source)[exercise])
+    assert re.search(message, text, re.S), text
+    for answer in ANSWERS:
+        assert not re.search(answer, text), (answer, text)
+
+
+def test_an_overflowing_derivative_fails_its_hidden_check_too():
+    fn = _with("def sigmoid_derivative(x):\n    s = 1 / (1 + np.exp(-x))\n"
+               "    return s * (1 - s)\n")["sigmoid_derivative"]
+    assert "overflow" in _message(checks.sigmoid_derivative_hidden, fn)
+    fn = _with("def tanh_derivative(x):\n    return 1 / np.cosh(x) ** 2\n")["tanh_derivative"]
+    assert "overflow" in _message(checks.tanh_derivative_hidden, fn)
+
+
+def test_scipy_expit_is_refused():
+    special = pytest.importorskip("scipy.special")
+    assert "scipy.special.expit" in _message(checks.sigmoid, special.expit)
+    fn = _with("import scipy.special\ndef sigmoid(x):\n    return scipy.special.expit(x)\n")
+    assert "ready-made sigmoid" in _message(checks.sigmoid, fn["sigmoid"])

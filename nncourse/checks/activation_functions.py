@@ -55,9 +55,16 @@ LN2, LN3, LN5 = np.log(2.0), np.log(3.0), np.log(5.0)
 
 
 def _names_used(fn: Any) -> set[str]:
-    """The global and attribute names the code of ``fn`` uses (empty for a non-function)."""
+    """The global and attribute names the code of ``fn`` uses, nested functions, lambdas and
+    comprehensions included (empty for a non-function)."""
     code = getattr(fn, "__code__", None)
-    return set(code.co_names) if code is not None else set()
+    names: set[str] = set()
+    todo = [code] if code is not None else []
+    while todo:
+        current = todo.pop()
+        names.update(current.co_names)
+        todo.extend(c for c in current.co_consts if hasattr(c, "co_names"))
+    return names
 
 
 def _unchanged(x_in: np.ndarray, before: Any, fname: str, advice: str) -> None:
@@ -85,6 +92,64 @@ def _the_function_itself(value: Any, function_value: Any, fname: str, of: str) -
            f"The derivative says how fast {of} changes when x changes a little.")
 
 
+#: Relative error within which a derived formula matches the exact slope (a formula is exact
+#: to about 1e-15; a central finite difference (f(x+h) - f(x-h)) / 2h reaches 1e-10 at best).
+EXACT_RTOL = 1e-12
+
+
+def _exactly(value: Any, exact: np.ndarray, fname: str, call_text: str, of: str) -> None:
+    """A targeted message when ``value`` is close to ``exact`` but only as close as a finite
+    difference gets: the slope was measured, not derived."""
+    __tracebackhide__ = True
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return
+    if arr.shape != exact.shape or not np.allclose(arr, exact, rtol=1e-6, atol=1e-9):
+        return  # wrong in another way: the usual comparison says how
+    rel = float(np.max(np.abs(arr - exact) / np.maximum(np.abs(exact), 1e-300)))
+    ensure(rel <= EXACT_RTOL,
+           f"{call_text} is only approximately right: it differs from the exact derivative by "
+           f"up to {rel:.1e} relative, as a finite difference ({of}(x + h) - {of}(x - h)) / 2h "
+           "would, while a derived formula is exact to about 1e-15. The exercise asks you to "
+           "derive the derivative by hand and write the formula, not to measure the slope "
+           "numerically.")
+
+
+def _no_numerical_gradient(fn: Any, fname: str) -> None:
+    __tracebackhide__ = True
+    ensure(not {"numerical_gradient", "numerical_gradient_array"} & _names_used(fn),
+           f"{fname} calls numerical_gradient: a finite difference is only approximately right "
+           "(about 1e-10 relative at best). Derive the derivative by hand and write the formula; "
+           "numerical_gradient is the tool to check it with, not to compute it.")
+
+
+def _no_overflow(fn: Callable[..., Any], x: np.ndarray, call_text: str, advice: str) -> None:
+    """A targeted message when ``fn(x)`` overflows, even where the overflow is then hidden
+    (1 / inf = 0 gives the right number with an overflow warning)."""
+    __tracebackhide__ = True
+    try:
+        with np.errstate(over="raise"):
+            fn(x)
+    except FloatingPointError as exc:
+        raise GradingError(f"{call_text} overflowed ({exc}): {advice}") from None
+    except GradingError:
+        raise
+    except Exception as exc:
+        raise GradingError(f"{call_text} raised {explain_exception(exc)}") from None
+
+
+def _exact_on_hidden_case(fn: Callable[..., Any], exact: Callable[[np.ndarray], np.ndarray],
+                          fname: str, of: str, seed: int) -> None:
+    """The exactness check on a generated (N, D) array of moderate inputs (where the formula
+    has no cancellation): the inputs are not shown."""
+    __tracebackhide__ = True
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2.0, 2.0, size=(int(rng.integers(2, 6)), int(rng.integers(2, 6))))
+    got = call(fn, x.copy(), name=f"{fname} on a hidden case")
+    _exactly(got, exact(x), fname, f"{fname} on a hidden case", of)
+
+
 # ---------------------------------------------------------------------------------------------
 # sigmoid
 # ---------------------------------------------------------------------------------------------
@@ -96,7 +161,8 @@ def sigmoid(fn: Callable[..., Any]) -> None:
 
     - it is your own code: it neither is, nor calls, ``nnlib.activations.sigmoid`` (or
       ``sigmoid_forward``);
-    - it does not call ``np.errstate`` or ``np.seterr``, which only hide an overflow;
+    - it does not call ``np.errstate`` or ``np.seterr``, which only hide an overflow, nor
+      ``scipy.special.expit``, a ready-made sigmoid;
     - ``x`` is left unchanged;
     - sigmoid(0) = 1/2, sigmoid(ln 3) = 3/4 and sigmoid(-ln 3) = 1/4;
     - sigmoid(x) + sigmoid(-x) = 1 on a 2 x 2 array (the result keeps the shape of ``x``);
@@ -106,6 +172,9 @@ def sigmoid(fn: Callable[..., Any]) -> None:
     __tracebackhide__ = True
     forbid_reference(fn, act.sigmoid, act.sigmoid_forward, act._sigmoid,
                      args=(np.array([0.5, -2.0]),))
+    ensure(getattr(fn, "__name__", "") != "expit" and "expit" not in _names_used(fn),
+           "sigmoid calls scipy.special.expit, a ready-made sigmoid. In this lesson you build "
+           "every activation function from NumPy: write the stable formula yourself.")
     ensure(not {"errstate", "seterr"} & _names_used(fn),
            "sigmoid calls np.errstate (or np.seterr), which only hides the overflow warning. "
            "Make the formula itself safe: exponentiate only numbers <= 0, such as -|x|.")
@@ -177,14 +246,23 @@ def _numerical_slope(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np
 def sigmoid_derivative(fn: Callable[..., Any]) -> None:
     """Visible checks of ``sigmoid_derivative(x)``:
 
-    - it is your own code: it neither is, nor calls, ``nnlib.activations.sigmoid_backward``;
+    - it is your own code: it neither is, nor calls, ``nnlib.activations.sigmoid_backward``,
+      nor ``numerical_gradient``;
+    - ``x`` is left unchanged;
     - at x = 0, ln 3 and -ln 3 it gives 1/4, 3/16 and 3/16;
     - it is the derivative, not the sigmoid itself, and sigmoid is applied once, not twice;
-    - on a 2 x 2 array it matches the numerical slope (sigmoid(x + h) - sigmoid(x - h)) / 2h;
-    - at x = -1000 and 1000 it gives 0, not NaN.
+    - on a 2 x 2 array it matches the numerical slope (sigmoid(x + h) - sigmoid(x - h)) / 2h,
+      and the exact derivative to 1e-12 relative, closer than a finite difference gets;
+    - at x = -1000 and 1000 it gives 0, not NaN, with no overflow on the way (the check runs
+      under ``np.errstate(over='raise')``).
     """
     __tracebackhide__ = True
     forbid_reference(fn, act.sigmoid_backward, args=(np.array([0.5, -2.0]),))
+    _no_numerical_gradient(fn, "sigmoid_derivative")
+    x_in = np.array([[-1.0, 0.5]])
+    call(fn, x_in, name="sigmoid_derivative(np.array([[-1.0, 0.5]]))")
+    _unchanged(x_in, [[-1.0, 0.5]], "sigmoid_derivative",
+               "compute into new arrays (s = sigmoid(x), then expressions of s) instead.")
     x_hand = np.array([0.0, LN3, -LN3])
     d_hand = call(fn, x_hand, name="sigmoid_derivative(np.array([0.0, ln 3, -ln 3]))")
     _the_function_itself(d_hand, act.sigmoid(x_hand), "sigmoid_derivative", "sigmoid")
@@ -196,11 +274,14 @@ def sigmoid_derivative(fn: Callable[..., Any]) -> None:
                  name="sigmoid_derivative(np.array([0.0, ln 3, -ln 3]))", layout="(3,)",
                  reveal=True)
     x_slope = np.array([[-4.0, -1.0], [0.3, 2.5]])
-    assert_close(call(fn, x_slope, name="sigmoid_derivative(x)"),
+    d_slope = call(fn, x_slope, name="sigmoid_derivative(x)")
+    assert_close(d_slope,
                  _numerical_slope(act.sigmoid, x_slope),
                  name="sigmoid_derivative(x) against the numerical slope (sigmoid(x+h) - "
                       "sigmoid(x-h)) / 2h",
                  layout="(2, 2)", rtol=1e-6)
+    _exactly(d_slope, _sigmoid_slope(x_slope), "sigmoid_derivative",
+             "sigmoid_derivative(np.array([[-4.0, -1.0], [0.3, 2.5]]))", "sigmoid")
     far = call(fn, np.array([-1000.0, 1000.0]),
                name="sigmoid_derivative(np.array([-1000.0, 1000.0]))")
     _nonfinite_at_extremes(
@@ -210,6 +291,11 @@ def sigmoid_derivative(fn: Callable[..., Any]) -> None:
         "safely for every x.")
     assert_close(far, [0.0, 0.0], name="sigmoid_derivative(np.array([-1000.0, 1000.0]))",
                  layout="(2,)", reveal=True)
+    _no_overflow(fn, np.array([-1000.0, 1000.0]),
+                 "sigmoid_derivative(np.array([-1000.0, 1000.0]))",
+                 "a formula with np.exp in it (a sigmoid of your own written inline, or "
+                 "np.exp(-x)) overflows there, even if the result comes out 0. Call your stable "
+                 "sigmoid instead and write the result in terms of sigmoid(x).")
     print("✔ sigmoid_derivative passes the visible checks")
 
 
@@ -224,11 +310,15 @@ def _make_sigmoid_d_args(rng: np.random.Generator, kind: str) -> tuple[Any, ...]
 def sigmoid_derivative_hidden(fn: Callable[..., Any]) -> None:
     """Hidden checks of ``sigmoid_derivative``: the same values as the slope of
     ``nnlib.activations.sigmoid`` on generated (N, D) arrays (a batch of one, odd sizes,
-    random, inputs of +-1000); ``x`` unchanged."""
+    random, inputs of +-1000), with no overflow; ``x`` unchanged; exact to 1e-12 relative on
+    a generated array of moderate inputs, closer than a finite difference gets."""
     __tracebackhide__ = True
-    check_against_reference(fn, _sigmoid_slope, _make_sigmoid_d_args,
-                            name="sigmoid_derivative", layout="(N, D)",
-                            seed=hidden_seed(f"{SLUG}/sigmoid_derivative"))
+    with np.errstate(over="raise", under="ignore"):
+        check_against_reference(fn, _sigmoid_slope, _make_sigmoid_d_args,
+                                name="sigmoid_derivative", layout="(N, D)",
+                                seed=hidden_seed(f"{SLUG}/sigmoid_derivative"))
+    _exact_on_hidden_case(fn, _sigmoid_slope, "sigmoid_derivative", "sigmoid",
+                          hidden_seed(f"{SLUG}/sigmoid_derivative/exact"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,15 +400,24 @@ def _tanh_slope(x: np.ndarray) -> np.ndarray:
 def tanh_derivative(fn: Callable[..., Any]) -> None:
     """Visible checks of ``tanh_derivative(x)``:
 
-    - it is your own code: it neither is, nor calls, ``nnlib.activations.tanh_backward``;
+    - it is your own code: it neither is, nor calls, ``nnlib.activations.tanh_backward``,
+      nor ``numerical_gradient``;
+    - ``x`` is left unchanged;
     - it is the derivative, not tanh itself;
-    - at x = 0, ln 2 and -ln 2 it gives 1, 16/25 and 16/25 (tanh(ln 2) = 0.6), with a targeted
-      message when every value is half the right one;
-    - on a 2 x 2 array it matches the numerical slope (tanh(x + h) - tanh(x - h)) / 2h;
-    - at x = -1000 and 1000 it gives 0, not NaN.
+    - at x = 0, ln 2 and -ln 2 it gives 1, 16/25 and 16/25 (tanh(ln 2) = 0.6), with targeted
+      messages when every value is half or a quarter of the right one;
+    - on a 2 x 2 array it matches the numerical slope (tanh(x + h) - tanh(x - h)) / 2h,
+      and the exact derivative to 1e-12 relative, closer than a finite difference gets;
+    - at x = -1000 and 1000 it gives 0, not NaN, with no overflow on the way (the check runs
+      under ``np.errstate(over='raise')``).
     """
     __tracebackhide__ = True
     forbid_reference(fn, act.tanh_backward, args=(np.array([0.5, -2.0]),))
+    _no_numerical_gradient(fn, "tanh_derivative")
+    x_in = np.array([[-1.0, 0.5]])
+    call(fn, x_in, name="tanh_derivative(np.array([[-1.0, 0.5]]))")
+    _unchanged(x_in, [[-1.0, 0.5]], "tanh_derivative",
+               "compute into new arrays (t = tanh(x), then expressions of t) instead.")
     x_hand = np.array([0.0, LN2, -LN2])
     d_hand = call(fn, x_hand, name="tanh_derivative(np.array([0.0, ln 2, -ln 2]))")
     _the_function_itself(d_hand, act.tanh(x_hand), "tanh_derivative", "tanh")
@@ -326,15 +425,23 @@ def tanh_derivative(fn: Callable[..., Any]) -> None:
            "tanh_derivative(np.array([0.0, ln 2, -ln 2])) is half the right slope everywhere "
            "(tanh_derivative(0) should be 1). If you differentiated 2 sigmoid(2x) - 1, the "
            "chain rule also multiplies by the derivative of the inner 2x.")
+    ensure(not looks_like(d_hand, 0.25 * _tanh_slope(x_hand)),
+           "tanh_derivative(np.array([0.0, ln 2, -ln 2])) is a quarter of the right slope "
+           "everywhere (tanh_derivative(0) should be 1). If you differentiated 2 sigmoid(2x) - 1, "
+           "keep the factor 2 in front of sigmoid, and the chain rule also multiplies by the "
+           "derivative of the inner 2x.")
     assert_close(d_hand, [1.0, 16 / 25, 16 / 25],
                  name="tanh_derivative(np.array([0.0, ln 2, -ln 2]))", layout="(3,)",
                  reveal=True)
     x_slope = np.array([[-2.0, -0.4], [0.7, 1.5]])
-    assert_close(call(fn, x_slope, name="tanh_derivative(x)"),
+    d_slope = call(fn, x_slope, name="tanh_derivative(x)")
+    assert_close(d_slope,
                  _numerical_slope(act.tanh, x_slope),
                  name="tanh_derivative(x) against the numerical slope (tanh(x+h) - tanh(x-h)) "
                       "/ 2h",
                  layout="(2, 2)", rtol=1e-6)
+    _exactly(d_slope, _tanh_slope(x_slope), "tanh_derivative",
+             "tanh_derivative(np.array([[-2.0, -0.4], [0.7, 1.5]]))", "tanh")
     far = call(fn, np.array([-1000.0, 1000.0]),
                name="tanh_derivative(np.array([-1000.0, 1000.0]))")
     _nonfinite_at_extremes(
@@ -343,6 +450,10 @@ def tanh_derivative(fn: Callable[..., Any]) -> None:
         "itself, which your tanh computes safely for every x.")
     assert_close(far, [0.0, 0.0], name="tanh_derivative(np.array([-1000.0, 1000.0]))",
                  layout="(2,)", reveal=True)
+    _no_overflow(fn, np.array([-1000.0, 1000.0]), "tanh_derivative(np.array([-1000.0, 1000.0]))",
+                 "a formula with np.exp or np.cosh in it overflows there, even if 1 / inf then "
+                 "comes out 0. Write the result in terms of tanh(x) alone, which your tanh "
+                 "computes safely.")
     print("✔ tanh_derivative passes the visible checks")
 
 
@@ -357,10 +468,14 @@ def _make_tanh_d_args(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
 def tanh_derivative_hidden(fn: Callable[..., Any]) -> None:
     """Hidden checks of ``tanh_derivative``: the same values as the slope of
     ``nnlib.activations.tanh`` on generated (N, D) arrays (a batch of one, odd sizes, random,
-    inputs of +-1000); ``x`` unchanged."""
+    inputs of +-1000), with no overflow; ``x`` unchanged; exact to 1e-12 relative on a
+    generated array of moderate inputs, closer than a finite difference gets."""
     __tracebackhide__ = True
-    check_against_reference(fn, _tanh_slope, _make_tanh_d_args, name="tanh_derivative",
-                            layout="(N, D)", seed=hidden_seed(f"{SLUG}/tanh_derivative"))
+    with np.errstate(over="raise", under="ignore"):
+        check_against_reference(fn, _tanh_slope, _make_tanh_d_args, name="tanh_derivative",
+                                layout="(N, D)", seed=hidden_seed(f"{SLUG}/tanh_derivative"))
+    _exact_on_hidden_case(fn, _tanh_slope, "tanh_derivative", "tanh",
+                          hidden_seed(f"{SLUG}/tanh_derivative/exact"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -747,12 +862,15 @@ def softmax_jacobian(fn: Callable[..., Any]) -> None:
     - for x = [0, ln 2, ln 5] it returns a (K, K) = (3, 3) matrix equal to 1/64 times the
       integer matrix you can work out by hand from p = [1, 2, 5] / 8, with targeted messages
       when only the diagonal is filled in and when the diagonal alone is wrong;
-    - on x = [0.3, -1.2, 2.0, 0.7] it matches finite differences of softmax, column by column;
+    - on x = [0.3, -1.2, 2.0, 0.7] it matches finite differences of softmax, column by column,
+      and the exact Jacobian to 1e-12 relative, closer than a finite difference gets (nor may
+      it call ``numerical_gradient``);
     - scores of +-1000 give finite values (your stable softmax inside).
     """
     __tracebackhide__ = True
     forbid_reference(fn, act.softmax_jacobian, act.softmax_backward,
                      args=(np.array([0.5, -1.0, 2.0]),))
+    _no_numerical_gradient(fn, "softmax_jacobian")
     x_hand = np.array([0.0, LN2, LN5])
     name = "softmax_jacobian(np.array([0, ln 2, ln 5]))"
     jac = call(fn, x_hand, name=name)
@@ -780,9 +898,12 @@ def softmax_jacobian(fn: Callable[..., Any]) -> None:
     x_jac = np.array([0.3, -1.2, 2.0, 0.7])
     measured = np.stack([numerical_gradient_array(act.softmax, x_jac.copy(), row)
                          for row in np.eye(4)])
-    assert_close(call(fn, x_jac, name="softmax_jacobian(x)"), measured,
+    jac_fd = call(fn, x_jac, name="softmax_jacobian(x)")
+    assert_close(jac_fd, measured,
                  name="softmax_jacobian(x) against finite differences, x = [0.3, -1.2, 2.0, 0.7]",
                  layout="(K, K) = (4, 4)", rtol=1e-5, atol=1e-9)
+    _exactly(jac_fd, act.softmax_jacobian(x_jac), "softmax_jacobian",
+             "softmax_jacobian(np.array([0.3, -1.2, 2.0, 0.7]))", "softmax")
     x_far = np.array([1000.0, 999.0, -1000.0])
     assert_close(call(fn, x_far, name="softmax_jacobian(np.array([1000.0, 999.0, -1000.0]))"),
                  act.softmax_jacobian(x_far),
@@ -803,8 +924,14 @@ def _make_jacobian_args(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
 def softmax_jacobian_hidden(fn: Callable[..., Any]) -> None:
     """Hidden checks of ``softmax_jacobian``: the same matrix as
     ``nnlib.activations.softmax_jacobian`` on generated score vectors (two classes, odd and
-    random numbers of classes, a score of 1000); ``x`` unchanged."""
+    random numbers of classes, a score of 1000); ``x`` unchanged; exact to 1e-12 relative on
+    a generated score vector of moderate size, closer than a finite difference gets."""
     __tracebackhide__ = True
     check_against_reference(fn, act.softmax_jacobian, _make_jacobian_args,
                             name="softmax_jacobian", layout="(K, K)",
                             seed=hidden_seed(f"{SLUG}/softmax_jacobian"))
+    rng = np.random.default_rng(hidden_seed(f"{SLUG}/softmax_jacobian/exact"))
+    x = rng.uniform(-2.0, 2.0, size=int(rng.integers(3, 8)))
+    got = call(fn, x.copy(), name="softmax_jacobian on a hidden case")
+    _exactly(got, act.softmax_jacobian(x), "softmax_jacobian",
+             "softmax_jacobian on a hidden case", "softmax")
