@@ -81,6 +81,17 @@ def _spirals():
     return make_spirals(300, rng=np.random.default_rng(0))
 
 
+@functools.lru_cache(maxsize=1)
+def _memory_runs() -> dict[tuple[str, int], Any]:
+    """Lesson 13's section 8 trains every (cell, length) the memory explorer offers and hands
+    the runs to it, so a learner's redraw there never trains: the bench builds it the same way
+    (a first visit without those runs trains for 1-3 s, by design)."""
+    from nncourse.widgets import memory
+
+    return {(c, T): memory.train_memory_model(c, T) for c in memory.CELLS
+            for T in memory.LENGTHS}
+
+
 def _scenarios() -> dict[str, Scenario]:
     from nncourse.widgets import (
         activations,
@@ -88,6 +99,7 @@ def _scenarios() -> dict[str, Scenario]:
         evaluation,
         initialization,
         losses,
+        memory,
         optimizers,
         pathologies,
         perceptron,
@@ -119,6 +131,10 @@ def _scenarios() -> dict[str, Scenario]:
         "losses.loss_landscape_explorer": Scenario(
             lambda: losses.loss_landscape_explorer(*_line_data()),
             [("loss", "MAE"), ("shift", 3.0), ("loss", "Huber"), ("delta", 2.0)]),
+        "memory.memory_explorer": Scenario(
+            lambda: memory.memory_explorer(dict(_memory_runs())),
+            [("T", 40), ("cell", "GRU"), ("T", 5), ("cell", "RNN"), ("T", 10),
+             ("cell", "LSTM")]),
         "optimizers.optimizer_explorer": Scenario(
             optimizers.optimizer_explorer,
             [("num_steps", 1000), ("surface", "Beale"), ("lr_scale", 0.71),
