@@ -167,8 +167,11 @@ def scaled_dot_product_attention_backward(
     ds = dout @ v.swapaxes(-1, -2)  # dP
     ds -= np.sum(ds * w, axis=-1, keepdims=True)
     ds *= w
-    ds *= scale
-    return ds @ k, ds.swapaxes(-1, -2) @ q, dv
+    dq = ds @ k
+    dq *= scale  # on (.., Tq, E), not on the larger (..., Tq, Tk)
+    dk = ds.swapaxes(-1, -2) @ q
+    dk *= scale
+    return dq, dk, dv
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,12 +394,18 @@ class MultiheadAttention(Module):
         )
         W = self.in_proj_weight.data
         dtype = c.xs[0].dtype
-        dqkv = [np.ascontiguousarray(d.transpose(0, 2, 1, 3)).reshape(-1, E) for d in (dq, dk, dv)]
         if len(c.xs) == 1:
-            d_all = np.concatenate(dqkv, axis=1)  # (N L, 3E)
+            # the three gradients side by side, (N L, 3E), written in place from the heads
+            d_all = np.empty((N, L, 3, self.num_heads, self.head_dim), dtype=dq.dtype)
+            for i, d in enumerate((dq, dk, dv)):
+                d_all[:, :, i] = d.transpose(0, 2, 1, 3)
+            d_all = d_all.reshape(N * L, 3 * E)
+            dqkv = [d_all[:, i * E : (i + 1) * E] for i in range(3)]
             dW = c.xs[0].T @ d_all
             db = d_all.sum(axis=0)
         else:
+            dqkv = [np.ascontiguousarray(d.transpose(0, 2, 1, 3)).reshape(-1, E)
+                    for d in (dq, dk, dv)]
             dW = np.concatenate([x.T @ d for x, d in zip(c.xs, dqkv, strict=True)], axis=1)
             db = np.concatenate([d.sum(axis=0) for d in dqkv])
         self.in_proj_weight.accumulate_grad(dW.astype(W.dtype, copy=False))
