@@ -148,7 +148,7 @@ def _bnf(mode=None):
     ("per-pixel", "over the batch only"),
     ("eps", "eps = 1e-5, the default"),
     ("momentum", "momentum 0.1, the default"),
-    ("always-train", "evaluation"),
+    ("always-train", "pass training on to batchnorm_forward"),
     ("swap-stats", "swapped places"),
     ("cache-only", "(bn_cache, x.shape)"),
     ("in-place", "modified its input `running_mean`"),

@@ -47,8 +47,6 @@ __all__ = [
     "extract_features", "extract_features_hidden",
 ]
 
-_BROADCAST = (ValueError, "broadcast")
-
 
 def _seed(key: str) -> int:
     return hidden_seed(f"{SLUG}/{key}")
@@ -262,6 +260,10 @@ def batchnorm2d_forward(fn: Callable[..., Any]) -> None:
     res_e = _bn2d_call(fn, [x1.copy(), g.copy(), b.copy(), rm.copy(), rv.copy()], call_e,
                        training=False, eps=1e-3)
     want_e = _bn2d_forward_ref(x1, g, b, rm, rv, False, 0.1, 1e-3)
+    _require(not looks_like(res_e[0], _bn2d_forward_ref(x1, g, b, rm, rv, True, 0.1, 1e-3)[0]),
+             f"out of {call_e} was normalised with the batch's own statistics, as in training "
+             "mode: pass training on to batchnorm_forward (training=training), so that "
+             "evaluation mode uses the running statistics.")
     assert_close(res_e[0], want_e[0], name=f"out of {call_e} (evaluation: normalise with the "
                  "running statistics, whatever the batch)", layout="(1, 3, 1, 2)", reveal=True)
     assert_close(res_e[2], rm, name=f"new_running_mean of {call_e} (unchanged in evaluation)")
