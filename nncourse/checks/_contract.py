@@ -52,7 +52,8 @@ def exercise_check(check: F) -> F:
       writes to stderr as failed, and a correct function that prints a warning must not lose
       its points.
     - The check's own frames are hidden from IPython's traceback, so the learner sees the
-      message, not the checking code.
+      message, not the checking code: a failure is raised afresh from this wrapper (whose frame
+      IPython hides), with no chained traceback through the check's lines.
     - Before it runs, the grading helpers it relies on (``nncourse.testing``, this module,
       NumPy's comparison functions, the builtins) are verified to be the genuine ones
       (:func:`nncourse.policy.require_genuine_helpers`): a notebook that replaced them scores 0.
@@ -71,6 +72,15 @@ def exercise_check(check: F) -> F:
                 warnings.simplefilter("always")
                 try:
                     result = check(*args, **kwargs)
+                except GradingError as err:
+                    # A fresh error, raised here: the traceback the learner sees then holds no
+                    # line of the checking code (a line like `looks_like(dx, <formula>)` would
+                    # show the answer), only the check cell's call.
+                    raise type(err)(*err.args) from None
+                except Exception as exc:  # noqa: BLE001 (an error on the learner's result)
+                    raise GradingError(
+                        f"checking what your function returned raised {explain_exception(exc)}"
+                    ) from None
                 finally:
                     captured.warnings = [
                         f"{w.category.__name__}: {w.message}" for w in caught
