@@ -33,7 +33,9 @@ HOMES = {
     "HuberLoss": "nnlib.losses", "BCEWithLogitsLoss": "nnlib.losses",
     "CrossEntropyLoss": "nnlib.losses", "MultiClassHingeLoss": "nnlib.losses",
     "Conv1d": "nnlib.conv", "Conv2d": "nnlib.conv", "MaxPool2d": "nnlib.conv",
-    "AvgPool2d": "nnlib.conv",
+    "AvgPool2d": "nnlib.conv", "RNN": "nnlib.rnn", "LSTM": "nnlib.rnn", "GRU": "nnlib.rnn",
+    "Embedding": "nnlib.rnn", "MultiheadAttention": "nnlib.attention",
+    "TransformerBlock": "nnlib.attention",
 }
 
 
@@ -63,7 +65,8 @@ def test_every_old_name_still_imports_from_nnlib_modules():
 
 @pytest.mark.parametrize("first", [
     "nnlib.modules", "nnlib.module", "nnlib.layers", "nnlib.conv", "nnlib.normalization",
-    "nnlib.losses", "nnlib.optim", "nnlib.training",
+    "nnlib.losses", "nnlib.optim", "nnlib.training", "nnlib.rnn", "nnlib.attention",
+    "nnlib.torch_compat",
 ])
 def test_no_import_cycle_whatever_is_imported_first(first):
     """A fresh interpreter imports one file first (as rnn.py's ``from nnlib.modules import
