@@ -108,7 +108,9 @@ def _lgn(norm=lambda layer: np.linalg.norm(layer.weight.grad), zero=True, backwa
         if zero:
             model.zero_grad()
         loss = loss_fn(model(X), y)
-        model.backward(loss if backward == "loss" else loss_fn.backward())
+        dscores = loss_fn.backward()
+        if backward != "none":
+            model.backward(loss if backward == "loss" else dscores)
         norms = shared if shared is not None else []
         for layer in model:
             if keep(layer):
@@ -134,6 +136,12 @@ def _lgn(norm=lambda layer: np.linalg.norm(layer.weight.grad), zero=True, backwa
     (_lgn(norm=lambda layer: np.linalg.norm(layer.weight.grad, 2)), r"spectral norm"),
     (_lgn(order=-1), r"first layer first"),
     (_lgn(zero=False), r"Call model\.zero_grad\(\)"),
+    (_lgn(backward="none"), r"the model's backward pass never ran.*model\.backward\(\.\.\.\)"),
+    (_lgn(norm=lambda layer: np.sum(layer.weight.grad ** 2)), r"that is the SQUARED norm"),
+    (_lgn(norm=lambda layer: np.linalg.norm(layer.weight.grad, axis=0).sum()),
+     r"a sum of the norms of the columns \(or rows\)"),
+    (_lgn(norm=lambda layer: np.linalg.norm(layer.weight.grad, axis=1).sum()),
+     r"a sum of the norms of the columns \(or rows\)"),
 ])
 def test_layer_grad_norms_messages(wrong, message):
     text = message_of(checks.layer_grad_norms, wrong)
@@ -202,6 +210,7 @@ def test_diagnose_gradients_hidden_catches_the_last_norm_compared_with_the_large
     (lambda grads, c: [g if np.all(np.abs(g) <= c) else np.clip(g, -c, c) for g in grads],
      r"returned the input array \(or a view\)"),
     (lambda grads, c: [np.clip(g, -2 * c, c) for g in grads], r"Got -2, expected -1 there"),
+    (lambda grads, c: [np.clip(g, 0, c) for g in grads], r"clipped to \[0, clip_value\]"),
 ])
 def test_clip_by_value_messages(wrong, message):
     text = message_of(checks.clip_by_value, wrong)
@@ -245,7 +254,7 @@ def _cn(total=lambda gs: float(np.sqrt(sum(np.sum(g ** 2) for g in gs))), eps=1e
     (_cn(inplace=True), r"changed the list or the arrays it was given"),
     (_cn(always=True), r"never scaled UP"),
     (_cn(copy=False), r"return a copy \(g\.copy\(\)\)"),
-    (_cn(eps=0.0), r"did you add 1e-6 to the total"),
+    (_cn(eps=0.0), r"the 1e-6 is missing from the denominator"),
     (_cn(wrap=np.array), r"a Python float"),
 ])
 def test_clip_by_norm_messages(wrong, message):
@@ -309,6 +318,22 @@ def test_random_search_messages(wrong, message):
     assert re.search(message, text), text
 
 
+def _rs_argsort(objective, space, num_trials, rng):
+    trials = _rs(sort=False)(objective, space, num_trials, rng)
+    return [trials[i] for i in np.argsort([score for _, score in trials])]
+
+
+def test_an_unstable_argsort_fails_the_visible_and_the_hidden_checks():
+    """np.argsort's default is stable up to 16 entries only: 40 trials with mixed ties."""
+    text = message_of(checks.random_search, _rs_argsort)
+    assert re.search(r"np\.argsort's default \(quicksort\) is not stable", text), text
+    with pytest.raises(GradingError, match="extreme values"):
+        checks.random_search_hidden(_rs_argsort)
+    checks.random_search(_rs(key=lambda t: t[1]))     # sorted(...) is stable: it passes
+
+
+
+
 # --- architecture_search -----------------------------------------------------------------------
 
 
@@ -360,6 +385,8 @@ def _shared_rows(score, depths, widths):
                                                for d in ds])),
      r"exactly once"),
     (_tie_last, r"a tie goes to the first in row-by-row order"),
+    (lambda score, ds, ws: _as()(score, ds, ws)[::-1][:1] + _as()(score, ds, ws)[:2],
+     r"returned the \(4, 3\) array of scores as item 1 of 3.*in this order"),
 ])
 def test_architecture_search_messages(wrong, message):
     text = message_of(checks.architecture_search, wrong)

@@ -16,7 +16,7 @@ import numpy as np
 
 import nnlib.diagnostics
 import nnlib.tuning
-from nncourse.checks._contract import call, call_advised, exercise_check
+from nncourse.checks._contract import call, call_advised, exercise_check, looks_like
 from nncourse.testing import (
     CASE_KINDS,
     GradingError,
@@ -93,7 +93,8 @@ def layer_grad_norms(fn: Callable[..., Any]) -> None:
     - it is your own code, not ``nnlib.diagnostics.layer_grad_norms`` or ``grad_norms``;
     - one Linear(2, 3) with zero weights, X = [[1, 0], [0, 1]], y = [0, 1]: a float array of
       shape (1,) holding 0.57735 (worked by hand), with targeted messages for the bias included,
-      the spectral norm, integer storage, weights instead of gradients, and a list shared
+      the spectral norm, the squared norm, a sum of column or row norms, integer storage,
+      weights instead of gradients, the model's backward never called, and a list shared
       between calls;
     - a 6-Linear-layer sigmoid network: shape (6,), first layer first (the first norm is the
       smallest in that network);
@@ -108,7 +109,8 @@ def layer_grad_norms(fn: Callable[..., Any]) -> None:
                  "y = [0, 1])")
     # By hand: dlogits = (1/3 - one_hot) / 2 and dW = X.T @ dlogits = [[-1/3, 1/6, 1/6],
     # [1/6, -1/3, 1/6]], whose norm is sqrt(1/3).
-    g_tiny = call_advised(fn, _lgn_tiny(), X_tiny, y_tiny, CrossEntropyLoss(), name=tiny_name,
+    tiny_model = _lgn_tiny()
+    g_tiny = call_advised(fn, tiny_model, X_tiny, y_tiny, CrossEntropyLoss(), name=tiny_name,
                           advice=_LGN_ADVICE)
     _require(g_tiny is not None, "layer_grad_norms returned None: did you forget the `return`?")
     g_again = call(fn, _lgn_tiny(), X_tiny, y_tiny, CrossEntropyLoss(), name=tiny_name)
@@ -137,6 +139,14 @@ def layer_grad_norms(fn: Callable[..., Any]) -> None:
         "convert it at the end.",
     )
     first = float(np.ravel(g_tiny)[0])
+    tiny_grad = tiny_model[0].weight.grad
+    _require(
+        not (first == 0 and (tiny_grad is None or not np.any(tiny_grad))),
+        f"{tiny_name} returned 0, expected 0.57735, and after the call the layer's weight.grad "
+        "is still all zeros: the model's backward pass never ran (or a zero_grad() came after "
+        "it). loss_fn.backward() only returns dL/dscores; pass it on with "
+        "model.backward(...), which fills every layer's weight.grad.",
+    )
     _require(
         first != 0,
         f"{tiny_name} returned 0, expected 0.57735: read layer.weight.grad after the backward "
@@ -147,6 +157,18 @@ def layer_grad_norms(fn: Callable[..., Any]) -> None:
         not np.isclose(first, np.sqrt(0.5)),
         "layer_grad_norms returned sqrt(||dW||^2 + ||db||^2) = 0.7071: the norm of the WEIGHT "
         "gradient only is expected; leave layer.bias.grad out.",
+    )
+    _require(
+        not np.isclose(first, 1 / 3),
+        f"{tiny_name} returned 0.33333, expected 0.57735: that is the SQUARED norm, the sum of "
+        "the squared entries of dW. The Frobenius norm is its square root (np.linalg.norm(G)).",
+    )
+    _require(
+        not (np.isclose(first, 2 * np.sqrt(5 / 36) + np.sqrt(2 / 36))
+             or np.isclose(first, 2 * np.sqrt(6 / 36))),
+        f"{tiny_name} returned {first:.5g}, expected 0.57735: a sum of the norms of the columns "
+        "(or rows) of dW. The Frobenius norm is ONE norm of the whole matrix: the square root "
+        "of the sum of all its squared entries (np.linalg.norm(G) without axis=).",
     )
     _require(
         not np.isclose(first, 0.5),
@@ -373,7 +395,8 @@ def clip_by_value(fn: Callable[..., Any]) -> None:
 
     - it is your own code, not ``nnlib.diagnostics.clip_by_value`` or ``clip_grad_value_``;
     - a list of two arrays of different shapes: it leaves the caller's list and arrays
-      unchanged, returns a list of two arrays, each entry clipped to [-1, 1] (values shown);
+      unchanged, returns a list of two arrays, each entry clipped to [-1, 1] (values shown;
+      a targeted message for [0, 1]);
     - clip_value 0.25 on [0.3, -0.2];
     - arrays already within range come back as new arrays, not the inputs or views of them.
     """
@@ -398,6 +421,12 @@ def clip_by_value(fn: Callable[..., Any]) -> None:
         f"clip_by_value on a list of 2 arrays returned {type(out).__name__}"
         f"{' of length ' + str(len(out)) if isinstance(out, list | tuple) else ''}; expected a "
         "list of 2 arrays, one per input array.",
+    )
+    _require(
+        not looks_like(out[0], [0.0, 0.5, 1.0]),
+        "clip_by_value(grads, 1.0)[0] for grads[0] = [-3, 0.5, 2] came back [0, 0.5, 1]: it "
+        "clipped to [0, clip_value], so every negative gradient became 0. The range is "
+        "symmetric, [-clip_value, clip_value]: a negative gradient keeps its sign.",
     )
     assert_close(out[0], [-1.0, 0.5, 1.0],
                  name="clip_by_value(grads, 1.0)[0] for grads[0] = [-3, 0.5, 2]",
@@ -567,6 +596,13 @@ def clip_by_norm(fn: Callable[..., Any]) -> None:
     # The 1e-6 in the denominator matters when the gradients are tiny.
     tiny = call(fn, [np.array([3e-6, 4e-6])], 1e-6,
                 name="clip_by_norm([np.array([3e-6, 4e-6])], 1e-6)")[0]
+    _require(
+        not looks_like(tiny[0], [3e-6 / 5, 4e-6 / 5]),
+        "clip_by_norm([np.array([3e-6, 4e-6])], 1e-6)[0][0] came back [6e-07, 8e-07], scaled by "
+        "max_norm / total = 1e-6 / 5e-6: the 1e-6 is missing from the denominator. The rule is "
+        "s = max_norm / (total + 1e-6) = 1e-6 / 6e-6 here, which matters when the gradients "
+        "are as tiny as 1e-6 itself.",
+    )
     assert_close(tiny[0], [3e-6 / 6, 4e-6 / 6],
                  name="clip_by_norm([np.array([3e-6, 4e-6])], 1e-6)[0][0] (s = 1e-6 / (5e-6 + "
                       "1e-6): did you add 1e-6 to the total in the denominator?)",
@@ -659,7 +695,8 @@ def random_search(fn: Callable[..., Any]) -> None:
       uniform draws, trial by trial, in the order of space's keys (targeted messages for
       sorted keys, draws by hyperparameter, uniform instead of log-uniform, log10 with exp,
       exp of the plain bounds, another generator);
-    - ties keep the order of the draws (a stable sort);
+    - ties keep the order of the draws (a stable sort), also among 40 trials with mixed
+      ties (where np.argsort's default is not stable);
     - 2000 draws of lr in (1e-4, 1): about half below 1e-2 (log-uniform).
     """
     __tracebackhide__ = True
@@ -772,6 +809,23 @@ def random_search(fn: Callable[..., Any]) -> None:
         f"random_search returned the scores in the order {np.round(scores, 3).tolist()}: sort "
         "the trials by score, lowest (best) first.",
     )
+    # Ties among more than 16 trials: np.argsort's default (quicksort) is not stable there,
+    # while it happens to be for 16 entries or fewer.
+    tie_text = "random_search(objective, {'lr': (1e-4, 1.0)}, 40, rng) with scores 0 or 1"
+    rs_ties = call(fn, lambda lr: float(lr > 1e-2), {"lr": (1e-4, 1.0)}, 40,
+                   np.random.default_rng(11), name=tie_text)
+    drawn = np.exp(np.random.default_rng(11).uniform(np.log(1e-4), np.log(1.0), size=40))
+    stable = sorted(drawn, key=lambda v: float(v > 1e-2))
+    got_lr = np.array([p["lr"] for p, _ in rs_ties], dtype=float)
+    _require(
+        not (np.allclose(np.sort(got_lr), np.sort(drawn))
+             and [s for _, s in rs_ties] == sorted(s for _, s in rs_ties)
+             and not np.allclose(got_lr, stable)),
+        f"{tie_text}: the trials are sorted by score, but trials with equal scores are no "
+        "longer in the order they were drawn. np.argsort's default (quicksort) is not stable "
+        "beyond 16 entries: use sorted(..., key=lambda trial: trial[1]) or "
+        "np.argsort(scores, kind='stable').",
+    )
     # Log-uniform: about half the draws of lr in (1e-4, 1) should fall below 1e-2.
     many = call(fn, lambda lr: 0.0, {"lr": (1e-4, 1.0)}, 2000, np.random.default_rng(1),
                 name="random_search(objective, {'lr': (1e-4, 1.0)}, 2000, rng)")
@@ -794,6 +848,8 @@ def _rs_make(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
         T = 1
     elif kind == "odd sizes":
         T = int(rng.choice([5, 7, 9]))
+    elif kind == "extreme values":     # more than 16 trials with ties: a stable sort matters
+        T = int(rng.integers(17, 41))
     else:
         T = int(rng.integers(2, 10))
     space = {}
@@ -804,7 +860,7 @@ def _rs_make(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
         space[name] = (10.0 ** lo, 10.0 ** hi)
     centres = {name: float(rng.uniform(np.log10(a), np.log10(b))) for name, (a, b) in space.items()}
     weights = {name: float(rng.choice([1.0, 0.1, 0.01])) for name in space}
-    coarse = kind in ("random", "extreme values") and rng.random() < 0.5
+    coarse = kind == "extreme values" or (kind == "random" and rng.random() < 0.5)
 
     def objective(**params: float) -> float:
         value = sum(weights[k] * (np.log10(v) - centres[k]) ** 2 for k, v in params.items())
@@ -828,9 +884,9 @@ def _rs_compare(trials: Any) -> tuple[np.ndarray, np.ndarray]:
 @exercise_check
 def random_search_hidden(fn: Callable[..., Any]) -> None:
     """Hidden checks of ``random_search``: the trials (values and scores, in order) equal
-    ``nnlib.tuning.random_search``'s on generated searches (1 to 9 trials, one to three
+    ``nnlib.tuning.random_search``'s on generated searches (1 to 40 trials, one to three
     hyperparameters with keys in any order, ranges as wide as 1e-12 to 1e6, objectives with
-    ties)."""
+    ties, among more than 16 trials too)."""
     __tracebackhide__ = True
     check_against_reference(fn, _rs_reference, _rs_make, compare=_rs_compare,
                             name="random_search", seed=_seed("random_search"),
@@ -854,8 +910,8 @@ def architecture_search(fn: Callable[..., Any]) -> None:
     - it is your own code, not ``nnlib.tuning.architecture_search`` or ``grid_search``;
     - depths [1, 2, 4, 8] and widths [8, 32, 128]: a tuple of three, scores of shape (4, 3)
       with scores[i, j] = score(depths[i], widths[j]) as floats, and the best (2, 32) as values
-      (targeted messages for indices, the lowest score, a flat argmax, integer scores, rows
-      that share one list);
+      (targeted messages for the items in another order, indices, the lowest score, a flat
+      argmax, integer scores, rows that share one list);
     - a tie: score is called once per pair, row by row, and the first best in row-by-row order
       wins.
     """
@@ -873,6 +929,13 @@ def architecture_search(fn: Callable[..., Any]) -> None:
     ])
     _require(isinstance(res, tuple) and len(res) == 3,
              "architecture_search should return a tuple (best_depth, best_width, scores).")
+    at = [k + 1 for k, r in enumerate(res) if np.shape(r) == (4, 3)]
+    _require(
+        np.shape(res[2]) == (4, 3) or not at,
+        f"{text} returned the (4, 3) array of scores as item {at[0] if at else '?'} of 3, and "
+        f"{res[2]!r} ({type(res[2]).__name__}) as the third: return (best_depth, best_width, "
+        "scores) in this order.",
+    )
     d, w, scores = res
     expected = np.array([[_as_score(dd, ww) for ww in [8, 32, 128]] for dd in [1, 2, 4, 8]])
     _require(
