@@ -1,0 +1,518 @@
+"""The checks of lesson 14, sequence-to-sequence and attention
+(``solutions/14_seq2seq_and_attention``; ``course/`` for learners).
+
+Four exercises: ``scaled_dot_product_attention_forward`` / ``_backward`` (with a boolean mask,
+True where attending is allowed), ``positional_encoding`` (sinusoidal) and
+``multihead_self_attention``. ``<exercise>(fn)`` runs the visible checks (worked examples, a
+gradient check against central differences, targeted messages for classic mistakes);
+``<exercise>_hidden(fn)`` compares ``fn`` with ``nnlib.attention`` on cases drawn from
+:func:`nncourse.testing.hidden_seed` (no leading dimension or two, one query or one key,
+Tq != Tk, odd sizes, masks, extreme scores). Deriving the backward pass is the lesson: no
+message states it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+import nnlib.attention
+from nncourse.checks._contract import call, exercise_check, expect_arity, looks_like
+from nncourse.testing import (
+    GradingError,
+    assert_close,
+    check_against_reference,
+    forbid_reference,
+    hidden_seed,
+)
+from nnlib.gradcheck import check_gradients
+
+__all__ = [
+    "scaled_dot_product_attention_forward", "scaled_dot_product_attention_forward_hidden",
+    "scaled_dot_product_attention_backward", "scaled_dot_product_attention_backward_hidden",
+    "positional_encoding", "positional_encoding_hidden",
+    "multihead_self_attention", "multihead_self_attention_hidden",
+]
+
+Fn = Callable[..., Any]
+SLUG = "seq2seq_and_attention"
+GRADCHECK_TOL = 1e-7
+_CACHE = ("q", "k", "v", "weights", "scale")
+
+
+def _seed(exercise: str) -> int:
+    return hidden_seed(f"{SLUG}/{exercise}")
+
+
+def _require(ok: Any, message: str) -> None:
+    __tracebackhide__ = True
+    if not ok:
+        raise GradingError(message)
+
+
+def _done(name: str) -> None:
+    print(f"✔ {name} passes the visible checks")
+
+
+def _unchanged(name: str, pairs: list[tuple[str, Any, Any]]) -> None:
+    __tracebackhide__ = True
+    for pname, after, before in pairs:
+        _require(
+            after is None or np.array_equal(np.asarray(after), np.asarray(before)),
+            f"{name} modified its input `{pname}` in place: compute new arrays instead (with "
+            "`+=` or `[...] =` on an input, the caller's array changes too).",
+        )
+
+
+def _softmax(s: np.ndarray, axis: int = -1) -> np.ndarray:
+    e = np.exp(s - s.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _ref_forward(q: Any, k: Any, v: Any, mask: Any = None) -> Any:
+    return nnlib.attention.scaled_dot_product_attention_forward(q, k, v, mask)
+
+
+def _random_mask(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """A boolean mask in which every query row allows at least one key."""
+    m = rng.random(shape) < 0.6
+    first = rng.integers(0, shape[-1], size=shape[:-1])
+    np.put_along_axis(m, first[..., None], True, axis=-1)
+    return m
+
+
+# ---------------------------------------------------------------------------------------------
+# scaled_dot_product_attention_forward
+# ---------------------------------------------------------------------------------------------
+
+
+@exercise_check
+def scaled_dot_product_attention_forward(fn: Fn) -> None:
+    """Visible checks of ``scaled_dot_product_attention_forward(q, k, v, mask=None) ->
+    (out, cache)``:
+
+    - it is your own code, not ``nnlib.attention.scaled_dot_product_attention_forward``;
+    - it returns the pair ``(out, cache)`` and modifies none of its inputs;
+    - the worked example of section 1 (one query, two keys), by hand;
+    - Tq = 3 queries, Tk = 4 keys and values of another size Ev = 5: the shape (Tq, Ev), the
+      scale 1/sqrt(E) (not 1, not 1/E), the softmax over the keys (the last axis), each row of
+      the weights summing to 1;
+    - a causal mask (True where attending is allowed): masked keys get weight exactly 0, the
+      mask is not inverted, masked scores are not merely set to 0;
+    - scores of several hundreds do not overflow (no NaN);
+    - leading dimensions (batch, heads): q (2, 3, Tq, E) works as four separate attentions;
+    - the cache is the tuple ``(q, k, v, weights, scale)``, in that order.
+    """
+    __tracebackhide__ = True
+    ref = nnlib.attention.scaled_dot_product_attention_forward
+    rng = np.random.default_rng(14)
+    q, k, v = rng.normal(size=(3, 2)), rng.normal(size=(4, 2)), rng.normal(size=(4, 5))
+    forbid_reference(fn, ref, nnlib.attention._masked_softmax, args=(q, k, v),
+                     name="scaled_dot_product_attention_forward")
+
+    text = ("scaled_dot_product_attention_forward(q=[[1, 0]], k=[[1, 0], [0, 1]], "
+            "v=[[1, 2], [3, 4]])")
+    q1, k1, v1 = np.array([[1.0, 0.0]]), np.eye(2), np.array([[1.0, 2.0], [3.0, 4.0]])
+    res = expect_arity(call(fn, q1, k1, v1, name=text), ("out", "cache"), name=text)
+    p = _softmax(np.array([1.0, 0.0]) / np.sqrt(2.0))
+    assert_close(res[0], (p @ v1)[None], name=f"out of {text} (by hand: weights softmax([1, 0] "
+                 "/ sqrt(2)) = [0.670, 0.330])", layout="(Tq, Ev) = (1, 2)", reveal=True)
+
+    text = "scaled_dot_product_attention_forward(q, k, v) with q (3, 2), k (4, 2), v (4, 5)"
+    kept = [a.copy() for a in (q, k, v)]
+    out, cache = expect_arity(call(fn, q, k, v, name=text), ("out", "cache"), name=text)
+    _unchanged("scaled_dot_product_attention_forward",
+               list(zip(("q", "k", "v"), (q, k, v), kept, strict=True)))
+    _require(np.shape(out) == (3, 5),
+             f"out of {text} has shape {np.shape(out)}; expected (Tq, Ev) = (3, 5): one output "
+             "per query, each a weighted average of the value rows.")
+    s = q @ k.T
+    for wrong, why in [
+        (_softmax(s) @ v, "computed without the scale: the scores are q k^T / sqrt(E)"),
+        (_softmax(s / 2) @ v, "scaled by 1/E: the scale is 1/sqrt(E), E = q.shape[-1]"),
+        (_softmax(s * np.sqrt(2)) @ v, "scores multiplied by sqrt(E) instead of divided"),
+        (_softmax(s / np.sqrt(2), axis=0) @ v, "a softmax over the queries (axis -2): each "
+         "query's weights are a distribution over the keys, the last axis"),
+        ((s / np.sqrt(2)) @ v, "computed without the softmax"),
+    ]:
+        _require(not looks_like(out, wrong), f"out of {text} is {why}.")
+    w_ref = _softmax(s / np.sqrt(2))
+    assert_close(out, w_ref @ v, name=f"out of {text}", layout="(Tq, Ev) = (3, 5)")
+    _require(isinstance(cache, tuple | list) and len(cache) == 5,
+             f"the cache returned by {text} should be the tuple (q, k, v, weights, scale), got "
+             f"a {type(cache).__name__}"
+             + (f" of length {len(cache)}" if isinstance(cache, tuple | list) else "") + ".")
+    for i, (pname, want) in enumerate(zip(_CACHE, (q, k, v, w_ref, 1 / np.sqrt(2)),
+                                          strict=True)):
+        _require(np.shape(cache[i]) == np.shape(want) and np.allclose(cache[i], want),
+                 f"cache[{i}] of {text} should be {pname} (the cache is (q, k, v, weights, "
+                 "scale), in this order): the backward pass unpacks it in that order.")
+
+    causal = np.tril(np.ones((3, 4), dtype=bool))
+    text = ("scaled_dot_product_attention_forward(q, k, v, mask) with a causal mask (3, 4), "
+            "True where attending is allowed")
+    kept_mask = causal.copy()
+    out, cache = expect_arity(call(fn, q, k, v, causal, name=text), ("out", "cache"), name=text)
+    _unchanged("scaled_dot_product_attention_forward", [("mask", causal, kept_mask)])
+    sm = s / np.sqrt(2)
+    inverted = np.where(causal, -np.inf, sm)
+    inverted[0] = sm[0]  # avoid rows with every key masked
+    for wrong, why in [
+        (w_ref @ v, "the result without the mask: masked keys must get weight 0"),
+        (_softmax(np.where(causal, sm, 0.0)) @ v, "computed with the masked scores set to 0: "
+         "exp(0) = 1 still gives them weight; a masked score must become -inf (exp(-inf) = 0)"),
+        (_softmax(inverted) @ v, "masked the wrong keys: True in the mask means attending IS "
+         "allowed"),
+    ]:
+        _require(not looks_like(out, wrong), f"out of {text} is {why}.")
+    w_mask = _softmax(np.where(causal, sm, -np.inf))
+    assert_close(out, w_mask @ v, name=f"out of {text}", layout="(Tq, Ev) = (3, 5)")
+    _require(isinstance(cache, tuple | list) and len(cache) == 5
+             and np.shape(cache[3]) == (3, 4) and np.all(np.asarray(cache[3])[~causal] == 0),
+             f"the weights in the cache of {text} must be exactly 0 where the mask is False.")
+
+    text = "scaled_dot_product_attention_forward(q, k, v) with scores of several hundreds"
+    big = expect_arity(call(fn, q * 300, k * 300, v, name=text), ("out", "cache"), name=text)[0]
+    _require(np.all(np.isfinite(np.asarray(big, dtype=float))),
+             f"{text} returned NaN or inf: exp overflows. Subtract each row's largest score "
+             "before np.exp (lesson 02's stable softmax).")
+
+    text = "scaled_dot_product_attention_forward(q, k, v) with q (2, 3, 4, 6), k and v (2, 3, 5, 6)"
+    q4, k4, v4 = rng.normal(size=(2, 3, 4, 6)), rng.normal(size=(2, 3, 5, 6)), \
+        rng.normal(size=(2, 3, 5, 6))
+    out4 = expect_arity(call(fn, q4, k4, v4, name=text), ("out", "cache"), name=text)[0]
+    _require(np.shape(out4) == (2, 3, 4, 6),
+             f"out of {text} has shape {np.shape(out4)}; expected (2, 3, 4, 6). With leading "
+             "dimensions, transpose only the last two axes of k (k.swapaxes(-1, -2)), not k.T.")
+    assert_close(out4, ref(q4, k4, v4)[0], name=f"out of {text}", layout="(..., Tq, Ev)")
+    _done("scaled_dot_product_attention_forward")
+
+
+def _make_forward_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
+    lead: tuple[int, ...] = {"batch of one": (1,), "odd sizes": (3,), "random": (2, 3),
+                             "extreme values": ()}.get(kind, (2,))
+    Tq = 1 if kind == "batch of one" else int(rng.integers(1, 7))
+    Tk = int(rng.integers(1, 7)) if kind != "odd sizes" else 5
+    E, Ev = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    scale = 30.0 if kind == "extreme values" else 1.0
+    q = rng.normal(size=lead + (Tq, E)) * scale
+    k = rng.normal(size=lead + (Tk, E)) * scale
+    v = rng.normal(size=lead + (Tk, Ev))
+    mask = None if rng.random() < 0.3 else _random_mask(
+        rng, (Tq, Tk) if rng.random() < 0.5 else lead + (Tq, Tk))
+    return q, k, v, mask
+
+
+@exercise_check
+def scaled_dot_product_attention_forward_hidden(fn: Fn) -> None:
+    """Hidden checks of ``scaled_dot_product_attention_forward``: the output, and the weights
+    in the cache, equal nnlib's on generated cases (no leading dimension, one or two, a single
+    query, Tq != Tk, E != Ev, masks of shape (Tq, Tk) or with the leading dimensions, scores in
+    the thousands), inputs unchanged."""
+    __tracebackhide__ = True
+    check_against_reference(fn, _ref_forward, _make_forward_case,
+                            name="scaled_dot_product_attention_forward",
+                            seed=_seed("scaled_dot_product_attention_forward"),
+                            compare=lambda r: (r[0], r[1][3]))
+
+
+# ---------------------------------------------------------------------------------------------
+# scaled_dot_product_attention_backward
+# ---------------------------------------------------------------------------------------------
+
+
+def _gradcheck(fn: Fn, mask: np.ndarray | None, shapes: tuple[tuple[int, ...], ...], *,
+               rng: np.random.Generator, text: str) -> None:
+    __tracebackhide__ = True
+    inputs = tuple(rng.normal(size=s) for s in shapes)
+
+    def forward(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> Any:
+        return _ref_forward(q, k, v, mask)
+
+    def backward(dout: np.ndarray, cache: Any) -> Any:
+        return fn(dout, cache)
+
+    try:
+        check_gradients(forward, backward, inputs, rng=rng, tol=GRADCHECK_TOL, h=1e-5,
+                        names=("q", "k", "v"))
+    except GradingError:
+        raise
+    except AssertionError as exc:
+        raise GradingError(f"{text} fails the gradient check: {exc}. Above 1e-2 the formula is "
+                           "wrong, not merely inaccurate.") from None
+    except Exception as exc:  # noqa: BLE001 (the learner's error, in their words)
+        raise GradingError(f"{text} raised {type(exc).__name__}: {exc}") from None
+
+
+@exercise_check
+def scaled_dot_product_attention_backward(fn: Fn) -> None:
+    """Visible checks of ``scaled_dot_product_attention_backward(dout, cache) -> (dq, dk, dv)``
+    (the cache made by nnlib's forward, the tuple (q, k, v, weights, scale)):
+
+    - it is your own code, not ``nnlib.attention.scaled_dot_product_attention_backward``;
+    - it returns three arrays, the shapes of q, k and v (Tq = 2 queries, Tk = 3 keys), and does
+      not modify ``dout`` or the cache;
+    - dv is right (the weights, transposed where needed);
+    - the gradient through the softmax uses its whole Jacobian (not only its diagonal);
+    - the scale appears in dq and dk, once;
+    - dq and dk are not swapped;
+    - a gradient check against central differences, without a mask, with a causal mask, and
+      with leading dimensions (2, 3, ...).
+    """
+    __tracebackhide__ = True
+    ref = nnlib.attention.scaled_dot_product_attention_backward
+    rng = np.random.default_rng(141)
+    q, k, v = rng.normal(size=(2, 4)), rng.normal(size=(3, 4)), rng.normal(size=(3, 5))
+    out, cache = _ref_forward(q, k, v)
+    dout = rng.normal(size=out.shape)
+    forbid_reference(fn, ref, args=(dout, cache), name="scaled_dot_product_attention_backward")
+
+    text = "scaled_dot_product_attention_backward(dout, cache) with q (2, 4), k (3, 4), v (3, 5)"
+    kept = (dout.copy(), [a.copy() if isinstance(a, np.ndarray) else a for a in cache])
+    res = expect_arity(call(fn, dout, cache, name=text), ("dq", "dk", "dv"), name=text)
+    _unchanged("scaled_dot_product_attention_backward", [("dout", dout, kept[0])] + [
+        (f"cache[{i}]", a, b) for i, (a, b) in enumerate(zip(cache, kept[1], strict=True))])
+    dq, dk, dv = res
+    for pname, got, want in (("dq", dq, q), ("dk", dk, k), ("dv", dv, v)):
+        _require(np.shape(got) == want.shape,
+                 f"{pname} of {text} has shape {np.shape(got)}; expected {want.shape}, the "
+                 f"shape of {pname[1:]}: a gradient has the shape of its variable.")
+    rdq, rdk, rdv = ref(dout, cache)
+    P, scale = cache.weights, cache.scale
+    assert_close(dv, rdv, name=f"dv of {text}", layout="(Tk, Ev) = (3, 5)")
+    dP = dout @ v.T
+    diag_only = P * dP
+    for wrong, why in [
+        (scale * diag_only @ k, "uses only the diagonal of the softmax Jacobian (P * dP): each "
+         "weight of a row depends on every score of that row, so a term shared by the row is "
+         "missing"),
+        (rdq / scale, "missing the scale: the scores are scale * q k^T"),
+        (rdq * scale, "has the scale twice"),
+    ]:
+        _require(not looks_like(dq, wrong), f"dq of {text} {why}.")
+    _require(not (looks_like(dq, rdk[:2]) and looks_like(dk[:2], rdq)),
+             f"dq and dk of {text} are swapped.")
+    for wrong, why in [(rdk / scale, "is missing the scale"), (rdk * scale, "has the scale "
+                       "twice"), (scale * diag_only.T @ q, "uses only the diagonal of the "
+                       "softmax Jacobian")]:
+        _require(not looks_like(dk, wrong), f"dk of {text} {why}.")
+    assert_close(dq, rdq, name=f"dq of {text}", layout="(Tq, E) = (2, 4)")
+    assert_close(dk, rdk, name=f"dk of {text}", layout="(Tk, E) = (3, 4)")
+
+    _gradcheck(fn, None, ((3, 4), (5, 4), (5, 2)), rng=rng,
+               text="scaled_dot_product_attention_backward on random q (3, 4), k (5, 4), v (5, 2)")
+    _gradcheck(fn, np.tril(np.ones((4, 4), dtype=bool)), ((4, 3), (4, 3), (4, 3)), rng=rng,
+               text="scaled_dot_product_attention_backward with a causal mask (4, 4)")
+    _gradcheck(fn, None, ((2, 3, 2, 4), (2, 3, 3, 4), (2, 3, 3, 2)), rng=rng,
+               text="scaled_dot_product_attention_backward with q (2, 3, 2, 4), k (2, 3, 3, 4)")
+    _done("scaled_dot_product_attention_backward")
+
+
+def _make_backward_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
+    q, k, v, mask = _make_forward_case(rng, kind)
+    out, cache = _ref_forward(q, k, v, mask)
+    return rng.normal(size=out.shape), cache
+
+
+@exercise_check
+def scaled_dot_product_attention_backward_hidden(fn: Fn) -> None:
+    """Hidden checks of ``scaled_dot_product_attention_backward``: dq, dk and dv equal nnlib's
+    on generated cases (the forward's cases: leading dimensions or none, one query, Tq != Tk,
+    masks, saturated softmax rows), inputs unchanged."""
+    __tracebackhide__ = True
+    check_against_reference(fn, nnlib.attention.scaled_dot_product_attention_backward,
+                            _make_backward_case, name="scaled_dot_product_attention_backward",
+                            seed=_seed("scaled_dot_product_attention_backward"),
+                            compare=lambda r: tuple(r))
+
+
+# ---------------------------------------------------------------------------------------------
+# positional_encoding
+# ---------------------------------------------------------------------------------------------
+
+
+@exercise_check
+def positional_encoding(fn: Fn) -> None:
+    """Visible checks of ``positional_encoding(T, E) -> PE``:
+
+    - it is your own code, not ``nnlib.attention.positional_encoding``;
+    - T = 1, E = 2 gives [[0, 1]] (sin 0, cos 0), by hand;
+    - T = 5, E = 6: shape (T, E), sines in the even columns and cosines in the odd ones (not
+      swapped, not in two halves), the frequencies 1 / 10000^(2i / E) (not i / E), position t
+      counted from 0;
+    - an odd E = 5 ends with a sine column.
+    """
+    __tracebackhide__ = True
+    ref = nnlib.attention.positional_encoding
+    forbid_reference(fn, ref, args=(4, 6), name="positional_encoding")
+    text = "positional_encoding(1, 2)"
+    pe = call(fn, 1, 2, name=text)
+    assert_close(pe, [[0.0, 1.0]], name=f"{text} (by hand: sin 0, cos 0)",
+                 layout="(T, E) = (1, 2)", reveal=True)
+
+    text = "positional_encoding(5, 6)"
+    pe = call(fn, 5, 6, name=text)
+    _require(np.shape(pe) == (5, 6), f"{text} has shape {np.shape(pe)}; expected (T, E) = "
+             "(5, 6): one row per position.")
+    t = np.arange(5.0)[:, None]
+    i = np.arange(3.0)
+    good = ref(5, 6)
+    angle = t / 10000 ** (2 * i / 6)
+    swapped = np.empty((5, 6))
+    swapped[:, 0::2], swapped[:, 1::2] = np.cos(angle), np.sin(angle)
+    halves = np.concatenate([np.sin(angle), np.cos(angle)], axis=1)
+    slow = np.empty((5, 6))
+    slow[:, 0::2], slow[:, 1::2] = np.sin(t / 10000 ** (i / 6)), np.cos(t / 10000 ** (i / 6))
+    from_one = np.empty((5, 6))
+    from_one[:, 0::2], from_one[:, 1::2] = np.sin((t + 1) * 10000 ** (-2 * i / 6)), \
+        np.cos((t + 1) * 10000 ** (-2 * i / 6))
+    for wrong, why in [
+        (swapped, "has sine and cosine swapped: the even columns 0, 2, 4 hold the sines"),
+        (halves, "puts the sines in the first half and the cosines in the second: they "
+         "alternate, column 2i a sine and 2i + 1 its cosine"),
+        (slow, "uses the exponent i / E: it is 2i / E, where 2i is the even column index"),
+        (from_one, "counts positions from 1: the first position is t = 0"),
+    ]:
+        _require(not looks_like(pe, wrong), f"{text} {why}.")
+    assert_close(pe, good, name=text, layout="(T, E) = (5, 6)")
+    text = "positional_encoding(3, 5)"
+    pe = call(fn, 3, 5, name=text)
+    _require(np.shape(pe) == (3, 5), f"{text} has shape {np.shape(pe)}; expected (3, 5): with "
+             "an odd E the last column is a sine whose cosine partner does not exist.")
+    assert_close(pe, ref(3, 5), name=text, layout="(T, E) = (3, 5)")
+    _done("positional_encoding")
+
+
+def _make_pe_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
+    if kind == "batch of one":
+        return 1, int(rng.integers(1, 9))
+    if kind == "odd sizes":
+        return int(rng.integers(1, 20)) * 2 + 1, int(rng.integers(0, 10)) * 2 + 1
+    if kind == "extreme values":
+        return 500, 64
+    return int(rng.integers(2, 40)), int(rng.integers(1, 33)) * 2
+
+
+@exercise_check
+def positional_encoding_hidden(fn: Fn) -> None:
+    """Hidden checks of ``positional_encoding``: equal to nnlib's for T = 1, odd T and E
+    (E = 1 included in the draws), random even sizes, and T = 500, E = 64."""
+    __tracebackhide__ = True
+    check_against_reference(fn, nnlib.attention.positional_encoding, _make_pe_case,
+                            name="positional_encoding", seed=_seed("positional_encoding"),
+                            layout="(T, E)")
+
+
+# ---------------------------------------------------------------------------------------------
+# multihead_self_attention
+# ---------------------------------------------------------------------------------------------
+
+
+def _ref_mhsa(x: np.ndarray, W_qkv: np.ndarray, b_qkv: np.ndarray, W_o: np.ndarray,
+              b_o: np.ndarray, num_heads: int, mask: np.ndarray | None = None) -> Any:
+    E = x.shape[-1]
+    mha = nnlib.attention.MultiheadAttention(E, num_heads, rng=np.random.default_rng(0))
+    mha.in_proj_weight.data[...] = W_qkv
+    mha.in_proj_bias.data[...] = b_qkv  # type: ignore[union-attr]
+    mha.out_proj.weight.data[...] = W_o
+    mha.out_proj.bias.data[...] = b_o  # type: ignore[union-attr]
+    return mha(x, x, x, attn_mask=None if mask is None else ~mask, average_attn_weights=False)
+
+
+def _mhsa_args(rng: np.random.Generator, N: int, T: int, E: int) -> tuple[np.ndarray, ...]:
+    return (rng.normal(size=(N, T, E)), rng.normal(size=(E, 3 * E)) / np.sqrt(E),
+            rng.normal(size=3 * E) * 0.1, rng.normal(size=(E, E)) / np.sqrt(E),
+            rng.normal(size=E) * 0.1)
+
+
+@exercise_check
+def multihead_self_attention(fn: Fn) -> None:
+    """Visible checks of ``multihead_self_attention(x, W_qkv, b_qkv, W_o, b_o, num_heads,
+    mask=None) -> (out, weights)``:
+
+    - it is your own code, not ``nnlib.attention.MultiheadAttention``;
+    - it returns the pair ``(out, weights)``, modifies none of its inputs;
+    - one head (num_heads = 1), N = 2, T = 3, E = 4: the projections are the three column
+      blocks of W_qkv in the order q, k, v, the biases are added, the output projection W_o,
+      b_o is applied;
+    - two heads: weights (N, heads, T, T); each head's scale is 1/sqrt(E / heads), the head
+      size; the heads are the consecutive blocks of E / heads columns (split the last axis,
+      then move the head axis before the time axis);
+    - a causal mask (T, T), True where attending is allowed, applied to every head.
+    """
+    __tracebackhide__ = True
+    rng = np.random.default_rng(1414)
+    args = _mhsa_args(rng, 2, 3, 4)
+    forbid_reference(fn, nnlib.attention.MultiheadAttention.forward, _ref_mhsa,
+                     args=args + (2,), name="multihead_self_attention")
+    x, W_qkv, b_qkv, W_o, b_o = args
+    text = "multihead_self_attention(x, W_qkv, b_qkv, W_o, b_o, num_heads=1), x (2, 3, 4)"
+    kept = [a.copy() for a in args]
+    out, w = expect_arity(call(fn, *args, 1, name=text), ("out", "weights"), name=text)
+    _unchanged("multihead_self_attention", list(zip(("x", "W_qkv", "b_qkv", "W_o", "b_o"),
+                                                    args, kept, strict=True)))
+    _require(np.shape(out) == (2, 3, 4), f"out of {text} has shape {np.shape(out)}; expected "
+             "(N, T, E) = (2, 3, 4).")
+    ref_out, ref_w = _ref_mhsa(*args, 1)
+    qkv = x @ W_qkv + b_qkv
+    qq, kk, vv = qkv[..., :4], qkv[..., 4:8], qkv[..., 8:]
+    for wrong, why in [
+        (ref_out - b_o, "missing the output bias b_o"),
+        ((_softmax(qq @ kk.swapaxes(1, 2) / 2) @ vv), "missing the output projection W_o, b_o"),
+        (_softmax(kk @ qq.swapaxes(1, 2) / 2).swapaxes(1, 2) @ vv @ W_o + b_o, "computed with q "
+         "and k swapped: the first E columns of W_qkv project the queries, the next E the keys"),
+        (_softmax((x @ W_qkv[:, :4]) @ (x @ W_qkv[:, 4:8]).swapaxes(1, 2) / 2)
+         @ (x @ W_qkv[:, 8:]) @ W_o + b_o, "computed without the bias b_qkv"),
+    ]:
+        _require(not looks_like(out, wrong), f"out of {text} is {why}.")
+    assert_close(out, ref_out, name=f"out of {text}", layout="(N, T, E) = (2, 3, 4)")
+
+    text = "multihead_self_attention(x, W_qkv, b_qkv, W_o, b_o, num_heads=2), x (2, 3, 4)"
+    out, w = expect_arity(call(fn, *args, 2, name=text), ("out", "weights"), name=text)
+    ref_out, ref_w = _ref_mhsa(*args, 2)
+    _require(np.shape(w) == (2, 2, 3, 3), f"weights of {text} have shape {np.shape(w)}; "
+             "expected (N, heads, T, T) = (2, 2, 3, 3): one (T, T) map per head.")
+    heads = [a.reshape(2, 3, 2, 2).transpose(0, 2, 1, 3) for a in (qq, kk, vv)]
+    _require(not looks_like(w, _softmax(heads[0] @ heads[1].swapaxes(-1, -2) / 2)),
+             f"weights of {text} are scaled by 1/sqrt(E): each head's scores are scaled by "
+             "1/sqrt(E / heads), the size of its own queries.")
+    bad = [a.reshape(2, 2, 3, 2) for a in (qq, kk, vv)]
+    _require(not looks_like(w, _softmax(bad[0] @ bad[1].swapaxes(-1, -2) / np.sqrt(2))),
+             f"weights of {text} mix the time steps between heads: reshape (N, T, E) to (N, T, "
+             "heads, E / heads) first, then move the heads axis before the time axis.")
+    assert_close(w, ref_w, name=f"weights of {text}", layout="(N, heads, T, T)")
+    assert_close(out, ref_out, name=f"out of {text}", layout="(N, T, E) = (2, 3, 4)")
+
+    causal = np.tril(np.ones((3, 3), dtype=bool))
+    text = ("multihead_self_attention(x, W_qkv, b_qkv, W_o, b_o, 2, mask) with a causal mask "
+            "(3, 3), True where attending is allowed")
+    out, w = expect_arity(call(fn, *args, 2, causal, name=text), ("out", "weights"), name=text)
+    _require(not looks_like(out, ref_out), f"out of {text} ignores the mask.")
+    ref_out, ref_w = _ref_mhsa(*args, 2, causal)
+    assert_close(w, ref_w, name=f"weights of {text}", layout="(N, heads, T, T)")
+    assert_close(out, ref_out, name=f"out of {text}", layout="(N, T, E) = (2, 3, 4)")
+    _done("multihead_self_attention")
+
+
+def _make_mhsa_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
+    heads = int(rng.integers(1, 4))
+    N = 1 if kind == "batch of one" else int(rng.integers(2, 5))
+    T = 1 if kind == "batch of one" else int(rng.integers(2, 7))
+    E = heads * (int(rng.integers(1, 3)) * 2 + (1 if kind == "odd sizes" else 0))
+    args = _mhsa_args(rng, N, T, E)
+    if kind == "extreme values":
+        args = (args[0] * 10,) + args[1:]
+    mask = None if rng.random() < 0.4 else _random_mask(rng, (T, T))
+    return args + (heads, mask)
+
+
+@exercise_check
+def multihead_self_attention_hidden(fn: Fn) -> None:
+    """Hidden checks of ``multihead_self_attention``: the output and every head's weights equal
+    nnlib's ``MultiheadAttention`` (same weights) on generated cases (one, two or three heads,
+    a batch of one with T = 1, odd head sizes, masks, large inputs), inputs unchanged."""
+    __tracebackhide__ = True
+    check_against_reference(fn, _ref_mhsa, _make_mhsa_case, name="multihead_self_attention",
+                            seed=_seed("multihead_self_attention"), compare=lambda r: tuple(r))
