@@ -68,6 +68,15 @@ def _digit_batch():
     return X[:128], y[:128]
 
 
+def _pretrained_cnn_and_digits():
+    from nncourse.pretrained import digits_cnn, read_weights
+
+    net = digits_cnn(5, rng=np.random.default_rng(0))
+    net.load_state_dict(read_weights())
+    X, y = _digits()
+    return net, X[:20].reshape(-1, 1, 8, 8).astype(np.float32), y[:20]
+
+
 def _perceptron_data():
     from nnlib.perceptron import make_separable, xor_data
 
@@ -97,6 +106,7 @@ def _scenarios() -> dict[str, Scenario]:
         activations,
         digits,
         evaluation,
+        feature_maps,
         initialization,
         losses,
         memory,
@@ -122,6 +132,11 @@ def _scenarios() -> dict[str, Scenario]:
         "evaluation.threshold_explorer": Scenario(
             lambda: evaluation.threshold_explorer(*_scored()),
             [("threshold", t) for t in (0.3, 0.45, 0.6, 0.75)]),
+        "feature_maps.feature_map_explorer": Scenario(
+            lambda: feature_maps.feature_map_explorer(
+                *_pretrained_cnn_and_digits()[:2], labels=_pretrained_cnn_and_digits()[2]),
+            [("channel", 7), ("layer", 6), ("image", 4), ("layer", 7), ("channel", 31),
+             ("image", 0), ("layer", 0)]),
         "initialization.initialization_explorer": Scenario(
             initialization.initialization_explorer,
             [("init", "He normal"), ("activation", "relu"), ("depth", 20), ("width", 256),
