@@ -298,3 +298,90 @@ def test_hidden_messages_show_no_hidden_value(exercise, ref, make):
     secret = np.concatenate([np.ravel(v) for v in values])
     shown = {float(x) for x in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", message)}
     assert not any(np.isclose(secret, s, rtol=1e-3, atol=0).any() for s in shown if s != 0)
+
+
+# --- the learner's report (lesson 05, second pass) ------------------------------------------
+
+
+def test_ce_backward_one_shift_for_the_whole_batch_is_named():
+    """It passed the visible checks: the single-row +-1000 case cannot tell the two maxima."""
+    def global_shift(logits, y):
+        e = np.exp(logits - logits.max())
+        p = e / e.sum(axis=1, keepdims=True)
+        p[np.arange(len(y)), y] -= 1
+        return p / len(y)
+
+    _fails(checks.softmax_cross_entropy_backward, global_shift,
+           r"one maximum for the whole batch.*own maximum")
+    with pytest.raises(GradingError, match="non-finite|NaN"):
+        checks.softmax_cross_entropy_backward_hidden(global_shift)
+
+
+def _naive_two_layer(sol):
+    def naive(X, y, params):
+        _, grads = sol["two_layer_loss_and_grads"](X, y, params)
+        scores = np.maximum(X @ params["W1"] + params["b1"], 0) @ params["W2"] + params["b2"]
+        e = np.exp(scores)
+        p = e / e.sum(axis=1, keepdims=True)
+        return float(np.mean(-np.log(p[np.arange(len(y)), y]))), grads
+    return naive
+
+
+def test_two_layer_unstable_loss_is_named(sol):
+    """It passed the visible checks: np.exp(scores) in the loss overflows for large scores."""
+    naive = _naive_two_layer(sol)
+    _fails(checks.two_layer_loss_and_grads, naive, r"expected 1999.*log_softmax")
+    with pytest.raises(GradingError, match="non-finite|NaN|inf"):
+        checks.two_layer_loss_and_grads_hidden(naive)
+
+    def log_of_softmax(X, y, params):
+        _, grads = sol["two_layer_loss_and_grads"](X, y, params)
+        scores = np.maximum(X @ params["W1"] + params["b1"], 0) @ params["W2"] + params["b2"]
+        p = nnlib.softmax(scores)
+        return float(np.mean(-np.log(p[np.arange(len(y)), y]))), grads
+
+    _fails(checks.two_layer_loss_and_grads, log_of_softmax, r"underflowed to 0")
+
+
+def test_two_layer_swapped_keys_are_named_not_blamed_on_a_reduction(sol):
+    """It read "Did you reduce (sum, mean, max...) over the wrong axis"; nothing was reduced."""
+    def swapped(X, y, params):
+        loss, g = sol["two_layer_loss_and_grads"](X, y, params)
+        return loss, {"W1": g["W1"], "b1": g["b2"], "W2": g["W2"], "b2": g["b1"]}
+
+    message = _fails(checks.two_layer_loss_and_grads, swapped, r"look swapped")
+    assert "reduce" not in message
+    with pytest.raises(GradingError, match="look swapped"):
+        checks.two_layer_loss_and_grads_hidden(swapped)
+
+
+def test_linear_backward_missing_transpose_is_named():
+    """It was numpy's bare matmul error, with no hint that a factor needs transposing."""
+    def no_transpose(dout, cache):
+        x, W, _ = cache
+        return dout @ W, x.T @ dout, dout.sum(axis=0)
+
+    _fails(checks.linear_backward, no_transpose, r"matmul.*do not line up.*transpose")
+
+
+def test_numerical_gradient_nudging_whole_rows_is_named():
+    def by_rows(f, x, h=1e-5):
+        grad = np.zeros(x.shape)
+        for i in range(len(x)):
+            old = x[i].copy()
+            x[i] = old + h
+            fp = f(x)
+            x[i] = old - h
+            fm = f(x)
+            x[i] = old
+            grad[i] = (fp - fm) / (2 * h)
+        return grad
+
+    _fails(checks.numerical_gradient, by_rows, r"nudged a whole row")
+
+
+def test_sgd_step_wrong_direction_is_named():
+    def uphill(params, grads, lr):
+        return {k: params[k] + lr * grads[k] for k in params}
+
+    _fails(checks.sgd_step, uphill, r"moved up the gradient.*sign")

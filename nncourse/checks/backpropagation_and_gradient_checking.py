@@ -24,6 +24,7 @@ import nnlib.modules
 import nnlib.optim
 from nncourse.checks._contract import (
     call,
+    call_advised,
     exercise_check,
     expect_arity,
     expect_keys,
@@ -144,8 +145,14 @@ def numerical_gradient(fn: Fn) -> None:
     A = np.array([[1.0, -2.0, 3.0], [0.5, 0.0, -1.5]])
     M = np.array([[0.3, -0.1, 2.0], [1.0, -4.0, 0.7]])
     what = "numerical_gradient(lambda M: np.sum(A * M), M) for a (2, 3) matrix M"
-    assert_close(call(fn, lambda m: np.sum(A * m), M, name=what), A, name=what, layout="(2, 3)",
-                 rtol=1e-6)
+    g_mat = call(fn, lambda m: np.sum(A * m), M, name=what)
+    if looks_like(g_mat, np.repeat(A.sum(axis=1, keepdims=True), 3, axis=1)):
+        raise GradingError(
+            f"{what}: every entry of a row holds the same value, the sum of that row's "
+            "derivatives. Your loop nudged a whole row x[i] at once (a loop over len(x) visits "
+            "rows, not entries): nudge one entry at a time, over every index of x, for example "
+            "with np.ndindex(x.shape).")
+    assert_close(g_mat, A, name=what, layout="(2, 3)", rtol=1e-6)
     seen: list[Any] = []
     call(fn, lambda v: seen.append(np.asarray(v).dtype) or float(np.sum(v)),
          np.array([1.0, 2.0], dtype=np.float32), h=1e-2,
@@ -307,7 +314,8 @@ def linear_backward(fn: Fn) -> None:
     forbid_reference(fn, nnlib.layers.linear_backward, args=(dout, (x, W, b)))
     kept = [a.copy() for a in (dout, x, W, b)]
     text = "linear_backward(dout, (x, W, b))"
-    grads = expect_arity(call(fn, dout, (x, W, b), name=text), ("dx", "dW", "db"), name=text)
+    grads = expect_arity(call_advised(fn, dout, (x, W, b), name=text, advice=MATMUL_ADVICE),
+                         ("dx", "dW", "db"), name=text)
     for pname, before, after in zip(("dout", "x", "W", "b"), kept, (dout, x, W, b), strict=True):
         if not np.array_equal(before, after):
             raise GradingError(f"{text} modified `{pname}` in place: compute new arrays and "
@@ -325,6 +333,14 @@ def linear_backward(fn: Fn) -> None:
         _gradcheck(nnlib.layers.linear_forward, fn, inputs, names=("x", "W", "b"),
                    name="linear_backward", rng=rng)
     print("✔ linear_backward passes the visible checks")
+
+
+#: A matrix product whose shapes do not line up, in the learner's words.
+MATMUL_ADVICE = ((ValueError, "matmul", (
+    "The two factors of one of your matrix products do not line up: here x is (2, 2), W "
+    "(2, 3) and dout (2, 3). Each gradient has the shape of its variable (dx like x, dW like "
+    "W): write the shapes of your two factors under each product; where the inner sizes "
+    "differ, one factor needs a transpose (.T).")),)
 
 
 def _make_linear_back(rng: np.random.Generator, kind: str) -> tuple[np.ndarray, tuple[Any, ...]]:
@@ -490,6 +506,7 @@ def softmax_cross_entropy_backward(fn: Fn) -> None:
     - a softmax taken over the batch axis (axis=0) instead of each row is named;
     - one entry per row is changed for the true class, not whole columns ``[:, y]``;
     - equal logits (a worked example) and extreme logits (+-1000) in a batch of one;
+    - two rows 2000 apart: a single shift for the whole batch (not one per row) is named;
     - ``logits`` is not modified in place;
     - the result equals the numerical gradient of the mean cross-entropy.
     """
@@ -519,6 +536,20 @@ def softmax_cross_entropy_backward(fn: Fn) -> None:
     text = "softmax_cross_entropy_backward(np.array([[1000.0, -1000.0, 0.0]]), np.array([1]))"
     assert_close(call(fn, np.array([[1000.0, -1000.0, 0.0]]), np.array([1]), name=text),
                  [[1.0, -1.0, 0.0]], name=text, layout="(N, K) = (1, 3)")
+    far = np.array([[1000.0, 0.0, 0.0], [-1000.0, -1000.0, -999.0]])
+    text = ("softmax_cross_entropy_backward(np.array([[1000.0, 0.0, 0.0], "
+            "[-1000.0, -1000.0, -999.0]]), np.array([0, 2]))")
+    d_far = np.asarray(call(fn, far.copy(), np.array([0, 2]), name=text), dtype=float)
+    if d_far.shape == (2, 3) and np.isfinite(d_far[0]).all() and not np.isfinite(d_far[1]).any():
+        raise GradingError(
+            f"{text}: the first row is finite but the second is NaN. The rows lie 2000 apart: "
+            "shifting the logits by one maximum for the whole batch (logits.max()) leaves the "
+            "second row's exponentials all 0, and 0/0 is NaN. Each row needs its own shift, its "
+            "own maximum (axis=1, keepdims=True), or use nnlib's softmax.")
+    p_far = np.exp(far[1] - far[1].max())
+    p_far /= p_far.sum()
+    assert_close(d_far, np.array([[0.0, 0.0, 0.0], [*p_far[:2], p_far[2] - 1]]) / 2, name=text,
+                 layout="(N, K) = (2, 3)")
     rng = np.random.default_rng(8)
     z = rng.normal(size=(5, 4))
     y = np.array([0, 3, 1, 1, 2])
@@ -583,7 +614,26 @@ def _two_layer_call(fn: Fn, X: Any, y: Any, params: dict[str, Any], text: str):
     loss = expect_number(result[0], name=f"the loss of {text}", what="one number (the mean)",
                          advice="average the examples' losses with np.mean")
     expect_keys(result[1], KEYS, name=text)
+    _expect_grad_shapes(result[1], params, text)
     return loss, result[1]
+
+
+def _expect_grad_shapes(grads: Any, params: dict[str, Any], text: str) -> None:
+    """Two gradients returned under each other's keys are named (not blamed on a reduction)."""
+    __tracebackhide__ = True
+    shape = {k: np.shape(grads[k]) for k in KEYS}
+    for key in KEYS:
+        if shape[key] == np.shape(params[key]):
+            continue
+        for other in KEYS:
+            if (other != key and shape[key] == np.shape(params[other])
+                    and shape[other] == np.shape(params[key])):
+                raise GradingError(
+                    f'{text}: grads["{key}"] has the shape {shape[key]} of params["{other}"], '
+                    f'and grads["{other}"] the shape {shape[other]} of params["{key}"]: the two '
+                    "gradients look swapped. Each key of grads holds the gradient of the "
+                    "parameter with the same key, and has its shape: check which backward call "
+                    "returns which gradient, and the keys of the dict you return.")
 
 
 @exercise_check
@@ -594,7 +644,9 @@ def two_layer_loss_and_grads(fn: Fn) -> None:
       modules' ``backward``;
     - it returns ``(loss, grads)``, the loss one number and ``grads`` a dict with the keys of
       ``params``;
-    - a network of one example, one hidden unit and two classes, worked by hand;
+    - a network of one example, one hidden unit and two classes, worked by hand, and the same
+      network with scores of +-999.5: the loss stays finite (stable for large scores);
+    - each gradient has the shape of its parameter (two gradients under swapped keys are named);
     - ``params`` is not modified; the loss is the mean over N = 6 examples, as
       ``nnlib.CrossEntropyLoss`` computes it for the same network;
     - every gradient agrees with the numerical gradient of your loss (``rel_error`` below
@@ -618,6 +670,20 @@ def two_layer_loss_and_grads(fn: Fn) -> None:
                               ("W1", [[4 * (p0 - 1)]], "(D, H) = (1, 1)")):
         assert_close(g[key], want, name=f'grads["{key}"] of the one-example network',
                      layout=layout)
+    # Large scores: the same network with X = 1000 gives scores (999.5, -999.5); y = [1] is
+    # the low one, so the loss is 1999 (to 1e-300) and p = (1, 0) exactly in float64.
+    text = "two_layer_loss_and_grads on the one-example network with X = [[1000.0]], y = [1]"
+    loss, g = _two_layer_call(fn, np.array([[1000.0]]), np.array([1]),
+                              {"W1": np.array([[1.0]]), "b1": np.array([-0.5]),
+                               "W2": np.array([[1.0, -1.0]]), "b2": np.zeros(2)}, text)
+    if not np.isfinite(loss):
+        raise GradingError(
+            f"the loss of {text} (scores (999.5, -999.5)) is {loss}, expected 1999.0 (finite). "
+            "np.exp of a large score overflows to inf, and the log of a probability that "
+            "underflowed to 0 is -inf: compute the loss from log_softmax(scores), which is "
+            "stable for large scores, not from np.exp or np.log(softmax(...)).")
+    assert_close(loss, 1999.0, name=f"the loss of {text}", what="a float")
+    assert_close(g["b2"], [1.0, -1.0], name=f'grads["b2"] of {text}', layout="(K,) = (2,)")
     # The same network as nnlib modules, with the same weights (N = 6 examples).
     net = nnlib.modules.Sequential(
         nnlib.modules.Linear(4, 5, rng=np.random.default_rng(0)), nnlib.modules.ReLU(),
@@ -680,6 +746,9 @@ def two_layer_loss_and_grads_hidden(fn: Fn) -> None:
             if not np.array_equal(params[k], v):
                 raise GradingError(f"two_layer_loss_and_grads changed params[{k!r}] in place on "
                                    "a hidden case; leave params as they are")
+        if (isinstance(result, tuple | list) and len(result) == 2
+                and isinstance(result[1], dict) and all(k in result[1] for k in KEYS)):
+            _expect_grad_shapes(result[1], params, "two_layer_loss_and_grads on a hidden case")
         return result
 
     kept_pure.__name__ = "two_layer_loss_and_grads"
@@ -715,6 +784,11 @@ def sgd_step(fn: Fn) -> None:
     if sorted(new) != ["b", "w"]:
         raise GradingError(f"sgd_step should return the keys of params ['b', 'w'], got "
                            f"{sorted(new)}")
+    if looks_like(new["w"], [[1.05, 1.9]]):
+        raise GradingError(
+            'sgd_step(params, grads, 0.1)["w"] moved up the gradient (Got [[1.05, 1.9]], '
+            "expected [[0.95, 2.1]]): the gradient points to where the loss grows, and a step "
+            "of gradient descent goes the other way. Check the sign of the update.")
     assert_close(new["w"], [[0.95, 2.1]], name='sgd_step(params, grads, 0.1)["w"]',
                  layout="(1, 2)", reveal=True)
     assert_close(new["b"], [0.3], name='sgd_step(params, grads, 0.1)["b"]', layout="(1,)",
