@@ -93,6 +93,12 @@ SYLLABUS: dict[str, tuple[list[str], list[str]]] = {
         [r"forget gate", r"i, f, g, o", r"r, z, n", r"reset gate", r"update gate",
          r"adding problem", r"MNIST-1D", r"vanish", r"cell state"],
     ),
+    "14_seq2seq_and_attention": (
+        ["scaled_dot_product_attention_forward", "scaled_dot_product_attention_backward",
+         "multihead_self_attention", "positional_encoding"],
+        [r"encoder", r"teacher forcing", r"scaled dot-product", r"mask", r"multi-head",
+         r"positional encoding", r"permutation-equivariant", r"transformer", r"revers"],
+    ),
 }
 
 
