@@ -247,3 +247,191 @@ def test_hidden_messages_show_no_hidden_value(exercise, make):
     shown = {float(x) for x in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", message)}
     secret = np.concatenate([np.ravel(a) for a in (*args, ref(*args)[1]) if np.ndim(a) > 0])
     assert not any(np.isclose(secret, s, rtol=1e-3, atol=0).any() for s in shown if s != 0)
+
+
+# --- measured instead of derived, and the learner's report of lesson 03 -----------------------
+
+
+def _difference(loss_of, x, h, central):
+    """The central (or forward) finite difference of ``loss_of`` at ``x``, entry by entry."""
+    grad = np.zeros_like(x, dtype=float)
+    for idx in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[idx] += h
+        down[idx] -= h if central else 0.0
+        grad[idx] = (loss_of(up) - loss_of(down)) / ((2 if central else 1) * h)
+    return grad
+
+
+def _measured(sol, exercise, h, central=True):
+    """The solution's loss with a finite-difference gradient of it (step h)."""
+    ref = sol[exercise]
+
+    def fn(first, *rest, **kwargs):
+        loss = ref(first, *rest, **kwargs)[0]
+        grad = _difference(lambda v: float(ref(v, *rest, **kwargs)[0]), first, h, central)
+        return float(loss), grad
+    return fn
+
+
+@pytest.mark.parametrize("exercise", ["mse_loss", "mae_loss", "huber_loss",
+                                      "bce_with_logits_loss", "softmax_cross_entropy_loss"])
+@pytest.mark.parametrize(("h", "central"), [(1e-5, True), (1e-4, True), (1e-7, False)])
+def test_a_finite_difference_gradient_is_only_approximately_right(sol, exercise, h, central):
+    fn = _measured(sol, exercise, h, central)
+    for check in (getattr(checks, exercise), getattr(checks, f"{exercise}_hidden")):
+        with pytest.raises(GradingError) as info:
+            check(fn)
+        text = str(info.value)
+        assert not DERIVED.search(text), text
+        if exercise == "mae_loss" and not central:  # a forward step at r = 0 slopes up:
+            continue  # plainly wrong at the kink, and told so like any other wrong value
+        assert "only approximately right" in text and "finite difference" in text, text
+
+
+@pytest.mark.parametrize("exercise", ["mse_loss", "bce_with_logits_loss",
+                                      "softmax_cross_entropy_loss"])
+def test_calling_numerical_gradient_is_refused(sol, exercise):
+    ns = {"np": np, "nnlib": nnlib, "solution": sol[exercise]}
+    exec("from nnlib.gradcheck import numerical_gradient\n"
+         "def loss_of(a, b):\n    return solution(a, b)[0]\n"
+         "def fn(a, b):\n"
+         "    return loss_of(a, b), numerical_gradient(lambda v: loss_of(v, b), a.copy())\n", ns)
+    _fails(getattr(checks, exercise), ns["fn"], r"calls numerical_gradient.*only approximately")
+
+
+def test_the_exactness_check_leaves_honest_variants_alone(capsys):
+    def mse(y_hat, y):
+        r = y_hat - y
+        return float(np.sum(r * r) / r.size), r * (2.0 / r.size)
+
+    def bce(logits, y):
+        z = logits
+        loss = float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+        e = np.exp(-np.abs(z))
+        p = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+        return loss, (p - y) / z.size
+
+    for name, fn in (("mse_loss", mse), ("bce_with_logits_loss", bce)):
+        getattr(checks, name)(fn)
+        getattr(checks, f"{name}_hidden")(fn)
+    assert "Note:" not in capsys.readouterr().out
+
+
+def test_a_swapped_return_order_is_named(sol):
+    for exercise in ("mse_loss", "huber_loss", "softmax_cross_entropy_loss"):
+        right = sol[exercise]
+        text = _fails(getattr(checks, exercise), lambda *a, _f=right, **k: _f(*a, **k)[::-1],
+                      r"in the order \(loss, d\w+\).*Did you return \(d\w+, loss\)\?")
+        assert "take the mean" not in text
+
+
+@pytest.mark.parametrize(("wrong_grad", "message", "absent"), [
+    (lambda r, d: -np.clip(r, -d, d), r"wrong sign", r"decide the piece|not with 1"),
+    (lambda r, d: np.clip(r, -d, d) * 2, r"Got 3, expected 1\.5", r"decide the piece|not with 1"),
+    (lambda r, d: np.where(np.abs(r) <= d, r / d, np.sign(r)),
+     r"divided by delta \(SmoothL1\)", r"not with 1"),
+])
+def test_huber_case_labels_describe_the_case_not_a_cause(sol, wrong_grad, message, absent):
+    def huber(y_hat, y, delta=1.0):
+        r = y_hat - y
+        return sol["huber_loss"](y_hat, y, delta)[0], wrong_grad(r, delta) / r.size
+
+    text = _fails(checks.huber_loss, huber, message)
+    assert not re.search(absent, text), text
+
+
+def test_huber_quadratic_piece_divided_by_delta_is_named(sol):
+    def huber(y_hat, y, delta=1.0):
+        r = y_hat - y
+        per = np.where(np.abs(r) <= delta, 0.5 * r**2 / delta, np.abs(r) - 0.5 * delta)
+        return float(np.mean(per)), sol["huber_loss"](y_hat, y, delta)[1]
+
+    text = _fails(checks.huber_loss, huber, r"divided by delta \(PyTorch's SmoothL1Loss\)")
+    assert "not with 1" not in text
+
+
+@pytest.mark.parametrize("source", [
+    "def bce(z, y):\n    p = nnlib.sigmoid(z)\n"
+    "    with np.errstate(divide='ignore', invalid='ignore'):\n"
+    "        loss = float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))\n"
+    "    return loss, (p - y) / z.size\n",
+    "def bce(z, y):\n    with np.errstate(over='ignore'):\n"
+    "        loss = float(np.mean(np.log(1 + np.exp(z)) - z * y))\n"
+    "    return loss, (nnlib.sigmoid(z) - y) / z.size\n",
+])
+def test_bce_unstable_losses_are_named(source):
+    ns = {"np": np, "nnlib": nnlib}
+    exec(source, ns)
+    _fails(checks.bce_with_logits_loss, ns["bce"],
+           r"an unstable formula\. log\(sigmoid\(z\)\).*log\(1 \+ exp\(z\)\) overflows")
+
+
+def test_bce_naive_sigmoid_in_the_gradient_overflows_with_a_message(sol):
+    def bce(logits, y):
+        p = 1 / (1 + np.exp(-logits))
+        return sol["bce_with_logits_loss"](logits, y)[0], (p - y) / logits.size
+
+    _fails(checks.bce_with_logits_loss, bce, r"overflowed .*came out finite.*stable sigmoid")
+
+
+def test_ce_log_of_softmax_and_the_global_maximum_are_named():
+    def log_of_softmax(logits, y):
+        N = len(y)
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p = e / e.sum(axis=1, keepdims=True)
+        with np.errstate(divide="ignore"):
+            loss = float(-np.mean(np.log(p[np.arange(N), y])))
+        p[np.arange(N), y] -= 1
+        return loss, p / N
+
+    _fails(checks.softmax_cross_entropy_loss, log_of_softmax,
+           r"an unstable formula.*log\(0\) = -inf.*log-probabilities directly")
+
+    def global_max(logits, y):
+        N = len(y)
+        shifted = logits - logits.max()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            loss = float(-np.mean(log_p[np.arange(N), y]))
+            d = np.exp(log_p)
+        d[np.arange(N), y] -= 1
+        return loss, d / N
+
+    _fails(checks.softmax_cross_entropy_loss, global_max,
+           r"each row's own maximum.*not the whole array's")
+
+
+def test_ce_columns_in_the_loss_and_a_mean_over_every_entry_are_named():
+    def columns(logits, y):
+        loss, grad = _ce(logits, y)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        return float(-np.mean(log_p[:, y])), grad
+
+    _fails(checks.softmax_cross_entropy_loss, columns, r"log_probs\[:, y\].*whole columns")
+
+    def over_entries(logits, y):
+        loss, grad = _ce(logits, y)
+        return loss / logits.shape[1], grad
+
+    _fails(checks.softmax_cross_entropy_loss, over_entries, r"all N \* K = 6 entries")
+
+    def grad_over_entries(logits, y):
+        loss, grad = _ce(logits, y)
+        return loss, grad / logits.shape[1]
+
+    _fails(checks.softmax_cross_entropy_loss, grad_over_entries,
+           r"divided by N \* K = 6.*divide by N only")
+
+
+def test_hinge_messages_show_the_example_and_the_values(sol):
+    def minus_one(scores, y, margin=1.0):
+        loss, grad = _hinge(sol)(scores, y, margin)
+        N = scores.shape[0]
+        grad = grad * N
+        grad[np.arange(N), y] = np.where(grad[np.arange(N), y] < 0, -1.0, 0.0)
+        return loss, grad / N
+
+    text = _fails(checks.hinge_loss, minus_one, r"scores = \[\[3\.2, 5\.1, -1\.7\]")
+    assert re.search(r"Got -0\.333333, expected -0\.666667 there", text), text

@@ -72,6 +72,11 @@ def _loss_pair(
     if not (isinstance(out, tuple) and len(out) == 2):
         what = type(out).__name__ + (f" of {len(out)} items" if isinstance(out, tuple) else "")
         raise GradingError(f"{fname} must return a tuple (loss, {grad}); it returned a {what}.")
+    if (isinstance(out[0], np.ndarray) and out[0].ndim > 0 and np.ndim(out[1]) == 0
+            and isinstance(out[1], int | float | np.number | np.ndarray)):
+        raise GradingError(
+            f"{name} returned an array first and one number second: the pair comes in the order "
+            f"(loss, {grad}), the loss (one number) first. Did you return ({grad}, loss)?")
     loss = expect_number(
         out[0], name=fname, what=f"the loss as one number ({mean_of})",
         advice="take the mean of the per-element (or per-example) losses",
@@ -79,8 +84,58 @@ def _loss_pair(
     return loss, out[1]
 
 
-def _matches_numerical(fn: Fn, args: Sequence[Any], *, name: str, layout: str) -> None:
-    """The gradient ``fn`` returns equals the numerical gradient of the loss it returns."""
+#: Within this relative error (of the largest entry) a derived gradient matches the exact one:
+#: a formula is exact to about 1e-15, a central finite difference reaches 1e-10 at best.
+EXACT_RTOL = 1e-12
+
+
+def _names_used(fn: Any) -> set[str]:
+    """The global and attribute names the code of ``fn`` uses, nested code included."""
+    code = getattr(fn, "__code__", None)
+    names: set[str] = set()
+    todo = [code] if code is not None else []
+    while todo:
+        current = todo.pop()
+        names.update(current.co_names)
+        todo.extend(c for c in current.co_consts if hasattr(c, "co_names"))
+    return names
+
+
+def _no_numerical_gradient(fn: Fn, fname: str) -> None:
+    __tracebackhide__ = True
+    if {"numerical_gradient", "numerical_gradient_array"} & _names_used(fn):
+        raise GradingError(
+            f"{fname} calls numerical_gradient for its gradient: a finite difference is only "
+            "approximately right (about 1e-10 relative at best). Derive the gradient by hand and "
+            "write the formula; numerical_gradient is the tool to check it with, not to compute "
+            "it.")
+
+
+def _exactly(grad: Any, exact: np.ndarray, where: str) -> None:
+    """A targeted message when ``grad`` is as close to the exact gradient as a finite
+    difference gets, and no closer: the gradient was measured, not derived."""
+    __tracebackhide__ = True
+    try:
+        arr = np.asarray(grad, dtype=float)
+    except (TypeError, ValueError):
+        return
+    scale = float(np.max(np.abs(exact))) if exact.size else 0.0
+    if arr.shape != exact.shape or scale == 0.0 or not np.isfinite(arr).all():
+        return
+    rel = float(np.max(np.abs(arr - exact))) / scale
+    if EXACT_RTOL < rel <= 1e-3:  # beyond 1e-3, wrong in another way: the usual comparison says how
+        raise GradingError(
+            f"the gradient of {where} is only approximately right: it differs from the exact "
+            f"gradient by up to {rel:.1e} (relative to its largest entry), as a finite difference "
+            "(loss(x + h) - loss(x - h)) / 2h would, while a derived formula is exact to about "
+            "1e-15. The exercise asks you to derive the gradient by hand and write the formula, "
+            "not to measure it numerically.")
+
+
+def _matches_numerical(fn: Fn, args: Sequence[Any], *, name: str, layout: str,
+                       reference: Fn) -> None:
+    """The gradient ``fn`` returns equals the numerical gradient of the loss it returns, and
+    the exact gradient (``reference``'s) closer than a finite difference gets."""
     __tracebackhide__ = True
     first, rest = args[0], tuple(args[1:])
     analytic = call(fn, first.copy(), *rest, name=name)[1]
@@ -89,12 +144,25 @@ def _matches_numerical(fn: Fn, args: Sequence[Any], *, name: str, layout: str) -
         analytic, numeric, name=f"the gradient of {name} compared with the numerical gradient "
         "of its loss", layout=layout, rtol=1e-5, atol=1e-8,
     )
+    _exactly(analytic, np.asarray(reference(first.copy(), *rest)[1]), name)
+
+
+def _exact_on_hidden_case(fn: Fn, reference: Fn, make: Callable[..., Any], key: str) -> None:
+    """The exactness check on two generated cases of moderate values (inputs not shown)."""
+    __tracebackhide__ = True
+    rng = np.random.default_rng(hidden_seed(f"loss_functions/{key}/exact"))
+    for kind in ("random", "odd sizes"):
+        args = make(rng, kind)
+        got = call(fn, *[np.copy(a) for a in args], name=f"{key} on a hidden case")
+        if isinstance(got, tuple | list) and len(got) == 2:
+            _exactly(got[1], np.asarray(reference(*args)[1]), f"{key} on a hidden case")
 
 
 def _hidden(fn: Fn, reference: Fn, make: Callable[..., Any], *, key: str, grad_layout: str,
             rtol: float = 1e-6, atol: float = 1e-9) -> None:
     __tracebackhide__ = True
     seed = hidden_seed(f"loss_functions/{key}")
+    _exact_on_hidden_case(fn, reference, make, key)
     check_against_reference(fn, reference, make, name=f"{key} (the loss)",
                             compare=lambda r: r[0], seed=seed, rtol=rtol, atol=atol)
     check_against_reference(fn, reference, make, name=f"{key} (the gradient)",
@@ -125,6 +193,7 @@ def mse_loss(fn: Fn) -> None:
     """
     __tracebackhide__ = True
     forbid_reference(fn, nnlib.losses.mse_loss, args=(np.array([1.0, 2.0]), np.array([0.0, 0.5])))
+    _no_numerical_gradient(fn, "mse_loss")
     loss, grad = _loss_pair(
         fn, (np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 0.0])),
         name="mse_loss([1, 2, 3], [1, 0, 0])", grad="dy_hat", in_place=(
@@ -133,6 +202,7 @@ def mse_loss(fn: Fn) -> None:
             "mse_loss modified `y` in place: build new arrays and leave the inputs unchanged",
         ))
     assert_close(loss, 13 / 3, name="the loss of mse_loss([1, 2, 3], [1, 0, 0])", what="a number")
+    _exactly(grad, np.array([0.0, 4 / 3, 2.0]), "mse_loss([1, 2, 3], [1, 0, 0])")
     assert_close(grad, [0.0, 4 / 3, 2.0], layout="(3,)",
                  name="the gradient of mse_loss([1, 2, 3], [1, 0, 0])")
     loss, grad = _loss_pair(fn, (np.array([[1.0, 1.0], [1.0, 3.0]]), np.zeros((2, 2))),
@@ -144,7 +214,8 @@ def mse_loss(fn: Fn) -> None:
                  name="the gradient of mse_loss([[1, 1], [1, 3]], zeros) (n = 4 elements)")
     rng = np.random.default_rng(301)
     _matches_numerical(fn, (rng.normal(size=(4, 3)), rng.normal(size=(4, 3))),
-                       name="mse_loss", layout="(N, D) = (4, 3)")
+                       name="mse_loss", layout="(N, D) = (4, 3)",
+                       reference=nnlib.losses.mse_loss)
     print("✔ mse_loss passes the visible checks")
 
 
@@ -180,6 +251,7 @@ def mae_loss(fn: Fn) -> None:
     """
     __tracebackhide__ = True
     forbid_reference(fn, nnlib.losses.mae_loss, args=(np.array([1.0, 2.0]), np.array([0.0, 0.5])))
+    _no_numerical_gradient(fn, "mae_loss")
     loss, grad = _loss_pair(
         fn, (np.array([1.0, 2.0, -3.0]), np.array([1.0, 0.0, 0.0])),
         name="mae_loss([1, 2, -3], [1, 0, 0])", grad="dy_hat", in_place=(
@@ -189,6 +261,7 @@ def mae_loss(fn: Fn) -> None:
             "mae_loss modified `y` in place: build new arrays and leave the inputs unchanged",
         ))
     assert_close(loss, 5 / 3, name="the loss of mae_loss([1, 2, -3], [1, 0, 0])", what="a number")
+    _exactly(grad, np.array([0.0, 1 / 3, -1 / 3]), "mae_loss([1, 2, -3], [1, 0, 0])")
     assert_close(grad, [0.0, 1 / 3, -1 / 3], layout="(3,)",
                  name="the gradient of mae_loss([1, 2, -3], [1, 0, 0]) (the first residual is "
                       "exactly 0: its derivative must be 0, the convention of the text)")
@@ -200,7 +273,8 @@ def mae_loss(fn: Fn) -> None:
     rng = np.random.default_rng(302)
     y = rng.normal(size=(3, 4))
     y_hat = y + np.where(rng.random((3, 4)) < 0.5, -1, 1) * rng.uniform(0.1, 2.0, size=(3, 4))
-    _matches_numerical(fn, (y_hat, y), name="mae_loss", layout="(N, D) = (3, 4)")
+    _matches_numerical(fn, (y_hat, y), name="mae_loss", layout="(N, D) = (3, 4)",
+                       reference=nnlib.losses.mae_loss)
     print("✔ mae_loss passes the visible checks")
 
 
@@ -242,6 +316,7 @@ def huber_loss(fn: Fn) -> None:
     __tracebackhide__ = True
     forbid_reference(fn, nnlib.losses.huber_loss,
                      args=(np.array([1.0, 2.0]), np.array([0.0, 0.5]), 0.7))
+    _no_numerical_gradient(fn, "huber_loss")
     y = np.array([1.0, 2.0, -1.0])
     y_hat = y + np.array([0.5, -2.0, 3.0])                 # residuals 0.5, -2, 3
     loss1, grad1 = _loss_pair(
@@ -254,14 +329,27 @@ def huber_loss(fn: Fn) -> None:
     # One residual at a time, with delta = 2 (not the default), on both sides of |r| = delta.
     loss, grad = _loss_pair(fn, (np.array([1.5]), np.zeros(1), 2.0), grad="dy_hat", in_place=(),
                             name="huber_loss(np.array([1.5]), np.zeros(1), 2.0)")
-    assert_close(loss, 0.5 * 1.5**2, what="a number",
-                 name="the loss of huber_loss(np.array([1.5]), np.zeros(1), 2.0) (|r| = 1.5 <= "
-                      "delta = 2: the quadratic piece 0.5 * r**2, not divided by delta. Compare "
-                      "|r| with the `delta` argument, not with 1)")
-    assert_close(grad, [1.5], layout="(1,)",
-                 name="the gradient of huber_loss(np.array([1.5]), np.zeros(1), 2.0) (|r| = 1.5 "
-                      "<= delta = 2 is on the quadratic piece: decide the piece with the `delta` "
-                      "argument, not with 1)")
+    one_case = "huber_loss(np.array([1.5]), np.zeros(1), 2.0) (|r| = 1.5 <= delta = 2)"
+    if np.isclose(loss, 1.0 * (1.5 - 0.5)):
+        raise GradingError(
+            f"the loss of {one_case} is the linear piece for delta = 1: |r| = 1.5 lies inside "
+            "the band of delta = 2, on the quadratic piece. Compare |r| with the `delta` "
+            "argument, not with 1.")
+    if np.isclose(loss, 0.5 * 1.5**2 / 2.0):
+        raise GradingError(
+            f"the loss of {one_case} is the quadratic piece divided by delta (PyTorch's "
+            "SmoothL1Loss): Huber's quadratic piece is 0.5 * r**2, not divided by delta.")
+    assert_close(loss, 0.5 * 1.5**2, what="a number", reveal=True,
+                 name=f"the loss of {one_case}, on the quadratic piece 0.5 * r**2,")
+    if looks_like(grad, [1.0]) or looks_like(grad, [1.5 / 2.0]):
+        raise GradingError(
+            f"the gradient of {one_case} is the slope of "
+            + ("the linear piece for delta = 1: decide the piece with the `delta` argument, "
+               "not with 1." if looks_like(grad, [1.0]) else
+               "the quadratic piece divided by delta (SmoothL1): Huber's quadratic piece is "
+               "0.5 * r**2."))
+    assert_close(grad, [1.5], layout="(1,)", reveal=True,
+                 name=f"the gradient of {one_case}, on the quadratic piece,")
     loss = _loss_pair(fn, (np.array([2.0]), np.zeros(1), 2.0), grad="dy_hat", in_place=(),
                       name="huber_loss(np.array([2.0]), np.zeros(1), 2.0)")[0]
     assert_close(loss, 2.0, what="a number",
@@ -275,6 +363,8 @@ def huber_loss(fn: Fn) -> None:
                       "(just past |r| = delta = 2, the linear piece must meet the quadratic one "
                       "at 0.5 * delta**2 = 2: check the -0.5*delta term (0.5 times delta, not "
                       "0.5) and the factor delta in delta * (|r| - 0.5*delta))")
+    _exactly(grad, np.array([1.0, -1.0]),
+             "huber_loss(np.array([2 + 1e-9, -2 - 1e-9]), np.zeros(2), 2.0)")
     assert_close(grad, [1.0, -1.0], layout="(2,)",
                  name="the gradient of huber_loss(np.array([2 + 1e-9, -2 - 1e-9]), np.zeros(2), "
                       "2.0) (the curve is smooth at |r| = delta: just past it, each slope must "
@@ -309,7 +399,8 @@ def huber_loss(fn: Fn) -> None:
     r = np.array([-2.0, -0.4, 0.3, 1.9])[rng.integers(0, 4, size=(4, 3))] + rng.uniform(
         -0.1, 0.1, size=(4, 3))
     _matches_numerical(fn, (y + r, y, 0.7), name="huber_loss(y_hat, y, 0.7)",
-                       layout="(N, D) = (4, 3)")
+                       layout="(N, D) = (4, 3)",
+                       reference=nnlib.losses.huber_loss)
     print("✔ huber_loss passes the visible checks")
 
 
@@ -348,6 +439,7 @@ def bce_with_logits_loss(fn: Fn) -> None:
     __tracebackhide__ = True
     forbid_reference(fn, nnlib.losses.bce_with_logits_loss,
                      args=(np.array([0.5, -1.0]), np.array([1.0, 0.0])))
+    _no_numerical_gradient(fn, "bce_with_logits_loss")
     z = np.array([math.log(3), math.log(3), 0.0, math.log(3)])  # sigmoid(ln 3) = 3/4
     y = np.array([1.0, 0.0, 1.0, 0.5])                           # the last target is soft
     loss, grad = _loss_pair(
@@ -367,6 +459,8 @@ def bce_with_logits_loss(fn: Fn) -> None:
             "logit; the elementwise maximum of z and 0 is np.maximum(z, 0)")
     assert_close(loss, np.mean(expected), what="a number",
                  name="the loss of bce_with_logits_loss([ln 3, ln 3, 0, ln 3], [1, 0, 1, 0.5])")
+    _exactly(grad, np.array([-0.25, 0.75, -0.5, 0.25]) / 4,
+             "bce_with_logits_loss([ln 3, ln 3, 0, ln 3], [1, 0, 1, 0.5])")
     assert_close(grad, np.array([-0.25, 0.75, -0.5, 0.25]) / 4, layout="(4,)",
                  name="the gradient of bce_with_logits_loss([ln 3, ln 3, 0, ln 3], "
                       "[1, 0, 1, 0.5])")
@@ -374,11 +468,28 @@ def bce_with_logits_loss(fn: Fn) -> None:
     loss, grad = _loss_pair(fn, (np.array([1000.0, -1000.0]), np.array([0.0, 1.0])),
                             name="bce_with_logits_loss([1000, -1000], [0, 1])", grad="dlogits",
                             in_place=())
+    if not np.isfinite(loss):
+        raise GradingError(
+            f"the loss of bce_with_logits_loss([1000, -1000], [0, 1]) is {loss}: an unstable "
+            "formula. log(sigmoid(z)) and log(1 - sigmoid(z)) take log(0) = -inf once sigmoid "
+            "rounds to exactly 0 or 1, and log(1 + exp(z)) overflows in exp(1000). Use the "
+            "stable form of the text and the docstring, in which np.exp only ever sees -|z|.")
     assert_close(loss, 1000.0, what="a number",
                  name="the loss of bce_with_logits_loss([1000, -1000], [0, 1]) (confidently "
                       "wrong)")
     assert_close(grad, [0.5, -0.5], layout="(2,)",
                  name="the gradient of bce_with_logits_loss([1000, -1000], [0, 1])")
+    try:
+        with np.errstate(over="raise"):
+            fn(np.array([1000.0, -1000.0]), np.array([0.0, 1.0]))
+    except FloatingPointError as exc:
+        raise GradingError(
+            f"bce_with_logits_loss([1000, -1000], [0, 1]) overflowed ({exc}), although its "
+            "result came out finite: a sigmoid written as 1 / (1 + np.exp(-z)) (or an "
+            "np.exp(z)) computes exp(1000) on the way. Use a stable sigmoid, such as lesson "
+            "02's, which only exponentiates numbers <= 0.") from None
+    except Exception:
+        pass  # the calls above already reported any other failure
     loss, grad = _loss_pair(fn, (np.array([[1000.0], [-1000.0]]), np.array([[1.0], [0.0]])),
                             name="bce_with_logits_loss([[1000], [-1000]], [[1], [0]])",
                             grad="dlogits", in_place=())
@@ -389,7 +500,8 @@ def bce_with_logits_loss(fn: Fn) -> None:
                  name="the gradient of bce_with_logits_loss([[1000], [-1000]], [[1], [0]])")
     rng = np.random.default_rng(304)
     _matches_numerical(fn, (rng.normal(scale=3.0, size=(5, 3)), rng.random((5, 3))),
-                       name="bce_with_logits_loss", layout="(N, D) = (5, 3)")
+                       name="bce_with_logits_loss", layout="(N, D) = (5, 3)",
+                       reference=nnlib.losses.bce_with_logits_loss)
     print("✔ bce_with_logits_loss passes the visible checks")
 
 
@@ -451,6 +563,7 @@ def softmax_cross_entropy_loss(fn: Fn) -> None:
     __tracebackhide__ = True
     forbid_reference(fn, nnlib.losses.softmax_cross_entropy_loss,
                      args=(np.array([[0.5, -1.0, 2.0]]), np.array([1])))
+    _no_numerical_gradient(fn, "softmax_cross_entropy_loss")
     # Row 0: probabilities [1, 2, 5] / 8 and y = 2. Row 1: uniform over 3 classes and y = 0.
     z, y = np.array([[0.0, math.log(2), math.log(5)], [4.0, 4.0, 4.0]]), np.array([2, 0])
     call_text = "softmax_cross_entropy_loss([[0, ln 2, ln 5], [4, 4, 4]], [2, 0])"
@@ -468,7 +581,18 @@ def softmax_cross_entropy_loss(fn: Fn) -> None:
                               grad="dlogits", in_place=())
     _check_wrong_axis(fn, "softmax_cross_entropy_loss on a (3, 3) batch", loss3, grad3,
                       z=z3, y=y3)
-    assert_close(loss, (-math.log(5 / 8) + math.log(3)) / 2, what="a number",
+    ce_loss = (-math.log(5 / 8) + math.log(3)) / 2
+    log_probs = np.log([[1 / 8, 2 / 8, 5 / 8], [1 / 3, 1 / 3, 1 / 3]])
+    if np.isclose(loss, -np.mean(log_probs[:, y]), rtol=1e-9):
+        raise GradingError(
+            f"the loss of {call_text} averages log_probs[:, y], which picks whole columns "
+            "(every row's entries for both true classes): index one entry per row with "
+            "log_probs[np.arange(N), y].")
+    if np.isclose(loss, ce_loss / 3, rtol=1e-9):
+        raise GradingError(
+            f"the loss of {call_text} is a third of the expected one: it is averaged over all "
+            "N * K = 6 entries. Average over the N = 2 examples (rows) only.")
+    assert_close(loss, ce_loss, what="a number",
                  name=f"the loss of {call_text}")
     onehot_cols = np.full((2, 3), 0.0)
     onehot_cols[:, [2, 0]] = 1.0                      # what [:, y] does: whole columns
@@ -478,11 +602,25 @@ def softmax_cross_entropy_loss(fn: Fn) -> None:
             f"the gradient of {call_text}: entries outside the true classes changed, in whole "
             "columns. Index one entry per row with [np.arange(N), y]; [:, y] hits every row of "
             "the columns in y.")
-    assert_close(grad, np.array([[1 / 8, 2 / 8, 5 / 8 - 1], [1 / 3 - 1, 1 / 3, 1 / 3]]) / 2,
+    ce_grad = np.array([[1 / 8, 2 / 8, 5 / 8 - 1], [1 / 3 - 1, 1 / 3, 1 / 3]]) / 2
+    if looks_like(grad, ce_grad / 3):
+        raise GradingError(
+            f"the gradient of {call_text} is a third of the expected one everywhere: it is "
+            "divided by N * K = 6, the number of entries. The loss is a mean over the N = 2 "
+            "examples (rows), so divide by N only.")
+    _exactly(grad, ce_grad, call_text)
+    assert_close(grad, ce_grad,
                  layout="(N, K) = (2, 3)", name=f"the gradient of {call_text}")
     # Extreme logits, a batch of one: the true class has the logit -1000.
     loss, grad = _loss_pair(fn, (np.array([[1000.0, -1000.0]]), np.array([1])), grad="dlogits",
                             name="softmax_cross_entropy_loss([[1000, -1000]], [1])", in_place=())
+    if not np.isfinite(loss):
+        raise GradingError(
+            f"the loss of softmax_cross_entropy_loss([[1000, -1000]], [1]) is {loss}: an "
+            "unstable formula. Without the shift, exp(1000) overflows; with it, taking "
+            "np.log of softmax's output takes log(0) = -inf, because the probability of the "
+            "true class, e^(-2000), rounds to 0. Compute the log-probabilities directly: the "
+            "shifted logits minus the log of the sum of their exponentials.")
     assert_close(loss, 2000.0, what="a number",
                  name="the loss of softmax_cross_entropy_loss([[1000, -1000]], [1])")
     assert_close(grad, [[1.0, -1.0]], layout="(N, K) = (1, 2)",
@@ -491,6 +629,11 @@ def softmax_cross_entropy_loss(fn: Fn) -> None:
     call_text = "softmax_cross_entropy_loss([[1000, 1000], [-1000, -1000]], [0, 1])"
     loss, grad = _loss_pair(fn, (np.array([[1000.0, 1000.0], [-1000.0, -1000.0]]),
                                  np.array([0, 1])), name=call_text, grad="dlogits", in_place=())
+    if not np.isfinite(loss):
+        raise GradingError(
+            f"the loss of {call_text} is {loss}. Subtract each row's own maximum (axis=1, "
+            "keepdims=True), not the whole array's: shifted by 1000, row 1 becomes "
+            "exp(-2000), which underflows to 0, and log(0) is -inf.")
     assert_close(loss, math.log(2), what="a number", name=f"the loss of {call_text}")
     assert_close(grad, [[-0.25, 0.25], [0.25, -0.25]], layout="(N, K) = (2, 2)",
                  name=f"the gradient of {call_text}")
@@ -504,7 +647,8 @@ def softmax_cross_entropy_loss(fn: Fn) -> None:
     assert_close(shifted, plain, what="a number",
                  name="softmax_cross_entropy_loss(logits + 100, y) (adding a constant to every "
                       "logit must not change the loss)")
-    _matches_numerical(fn, (z, y), name="softmax_cross_entropy_loss", layout="(N, K) = (5, 4)")
+    _matches_numerical(fn, (z, y), name="softmax_cross_entropy_loss", layout="(N, K) = (5, 4)",
+                       reference=nnlib.losses.softmax_cross_entropy_loss)
     print("✔ softmax_cross_entropy_loss passes the visible checks")
 
 
@@ -561,6 +705,7 @@ def hinge_loss(fn: Fn) -> None:
     __tracebackhide__ = True
     forbid_reference(fn, nnlib.losses.hinge_loss,
                      args=(np.array([[0.5, -1.0, 2.0]]), np.array([1])))
+    _no_numerical_gradient(fn, "hinge_loss")
     # CS231n's three examples: losses 2.9, 0 and 12.9.
     s = np.array([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0], [2.2, 2.5, -3.1]])
     out_loss, out_grad = _loss_pair(
@@ -586,10 +731,12 @@ def hinge_loss(fn: Fn) -> None:
                  name="the gradient of hinge_loss([[5, 0, 1]], [0]) (no term is active, so the "
                       "loss stays 0 when any score moves a little: every entry must be 0, the "
                       "correct class's too; its own term j = y_i is not part of the sum)")
-    assert_close(out_loss, (2.9 + 0.0 + 12.9) / 3, what="a number",
-                 name="the loss of hinge_loss on CS231n's example (default margin 1.0)")
+    cs231n = ("hinge_loss(scores, [0, 1, 2]) on CS231n's example, scores = [[3.2, 5.1, -1.7], "
+              "[1.3, 4.9, 2.0], [2.2, 2.5, -3.1]] (default margin 1.0)")
+    assert_close(out_loss, (2.9 + 0.0 + 12.9) / 3, what="a number", reveal=True,
+                 name=f"the loss of {cs231n}")
     assert_close(out_grad, np.array([[-1.0, 1.0, 0.0], [0.0, 0.0, 0.0], [1.0, 1.0, -2.0]]) / 3,
-                 layout="(N, K) = (3, 3)", name="the gradient of hinge_loss on CS231n's example")
+                 layout="(N, K) = (3, 3)", reveal=True, name=f"the gradient of {cs231n}")
     # Row 0 has a term that is exactly 0 (inactive); row 1 has a tie of all three scores.
     s = np.array([[1.0, 0.0, 0.5], [0.0, 0.0, 0.0]])
     call_text = "hinge_loss([[1, 0, 0.5], [0, 0, 0]], [0, 2], margin={})"
@@ -598,7 +745,7 @@ def hinge_loss(fn: Fn) -> None:
     assert_close(loss, (0.5 + 2.0) / 2, what="a number",
                  name=f"the loss of {call_text.format(1.0)}")
     assert_close(grad, np.array([[-1.0, 0.0, 1.0], [1.0, 1.0, -2.0]]) / 2,
-                 layout="(N, K) = (2, 3)",
+                 layout="(N, K) = (2, 3)", reveal=True,
                  name=f"the gradient of {call_text.format(1.0)} (a term exactly 0 is inactive)")
     loss, grad = _loss_pair(fn, (s, np.array([0, 2])), kwargs={"margin": 0.0}, grad="dscores",
                             in_place=(), name=call_text.format(0.0))
@@ -619,7 +766,8 @@ def hinge_loss(fn: Fn) -> None:
     t = s - s[np.arange(5), y][:, None] + 0.5
     s[np.abs(t) < 0.05] += 0.1               # keep every term away from the kink
     _matches_numerical(fn, (s, y, 0.5), name="hinge_loss(scores, y, 0.5)",
-                       layout="(N, K) = (5, 4)")
+                       layout="(N, K) = (5, 4)",
+                       reference=nnlib.losses.hinge_loss)
     print("✔ hinge_loss passes the visible checks")
 
 
