@@ -139,6 +139,39 @@ def test_mlp_forward_returning_the_last_hidden_layer_is_named():
     _fails(checks.mlp_forward, mlp_forward, r"the width of a hidden\s+layer")
 
 
+def _mlp_activating(which):
+    """An MLP that applies the activation only after the hidden layers for which
+    ``which(i, L)`` holds (``None``: computes it but keeps z)."""
+    def mlp_forward(X, params, activation="relu"):
+        caches, h = [], X
+        for i, (W, b) in enumerate(params):
+            z, lin = h @ W + b, (h, W, b)
+            act = None
+            if i < len(params) - 1:
+                out, act = ACTIVATIONS[activation](z)
+                if which is not None and which(i, len(params)):
+                    z = out
+            h = z
+            caches.append((lin, act))
+        return h, caches
+    return mlp_forward
+
+
+def test_mlp_forward_activating_only_one_hidden_layer_is_named():
+    """Both passed the visible checks, whose networks had at most one hidden layer."""
+    _fails(checks.mlp_forward, _mlp_activating(lambda i, L: i == 0),
+           r"two hidden layers.*the second did not.*not only the first")
+    _fails(checks.mlp_forward, _mlp_activating(lambda i, L: i == L - 2),
+           r"two hidden layers.*second layer's input.*is z of the first hidden layer")
+
+
+def test_mlp_forward_keeping_z_is_named_not_blamed_on_a_sign():
+    """It read "Every value has the wrong sign"; the activation's output was discarded."""
+    message = _fails(checks.mlp_forward, _mlp_activating(None),
+                     r"no activation at all.*compute\s+the activation but keep z")
+    assert "sign" not in message
+
+
 # --- initialisers ------------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from nncourse.checks._contract import (
     call,
     exercise_check,
     expect_injected_rng,
+    looks_like,
 )
 from nncourse.testing import (
     GradingError,
@@ -55,6 +56,13 @@ B_SMALL = np.array([0.5, -1.0, 2.0])
 X_HAND = np.array([[1.0, -1.0]])
 W1_HAND, B1_HAND = np.array([[1.0, 2.0, -1.0], [0.0, 1.0, 1.0]]), np.array([0.0, -2.0, 0.5])
 W2_HAND, B2_HAND = np.array([[1.0], [1.0], [1.0]]), np.array([0.25])
+# Two hidden layers: params_hand's first layer, a middle layer, an output layer. With relu,
+# z1 = (1, -1, -1.5), h1 = (1, 0, 0), z2 = (1, -1), h2 = (1, 0), scores = 1.25.
+W_MID, B_MID = np.array([[1.0, -1.0], [1.0, 1.0], [1.0, 1.0]]), np.zeros(2)
+W_TOP, B_TOP = np.array([[1.0], [1.0]]), np.array([0.25])
+DEEP_TEXT = ("mlp_forward(X_hand, params3) with two hidden layers, params3 = [(W1, b1), "
+             "(np.array([[1.0, -1.0], [1.0, 1.0], [1.0, 1.0]]), np.zeros(2)), "
+             "(np.array([[1.0], [1.0]]), np.array([0.25]))] (W1, b1 of params_hand)")
 
 
 def _seed(key: str) -> int:
@@ -198,6 +206,8 @@ def mlp_forward(fn: Fn) -> None:
     - one cache per layer, each a pair ``(linear_cache, activation_cache)``: the layer's input
       in its linear cache, the activation's cache kept, ``None`` for the last layer;
     - the ``activation`` argument is used (tanh gives other scores);
+    - a network of two hidden layers: every hidden layer (all but the last) applies the
+      activation, not only the first or only the last one;
     - a network of one layer is a linear model, whatever the activation.
     """
     __tracebackhide__ = True
@@ -221,6 +231,12 @@ def mlp_forward(fn: Fn) -> None:
             f"mlp_forward(X_hand, params_hand)[0] has shape {sshape}, the width of a hidden "
             "layer (3 here), not K = 1: return the last layer's z (the scores), not the last "
             "hidden h.")
+    if looks_like(scores, [[-1.25]]):
+        raise GradingError(
+            "mlp_forward(X_hand, params_hand)[0] is [[-1.25]], the scores of the same network "
+            "with no activation at all (the cell above printed 1.25). The hidden layer's output, "
+            "the next layer's input, is what ACTIVATIONS[activation](z) returns: did you compute "
+            "the activation but keep z?")
     assert_close(scores, [[1.25]], name="mlp_forward(X_hand, params_hand)[0]",
                  layout="(N, K) = (1, 1)")
     if not (isinstance(caches, list | tuple) and len(caches) == 2):
@@ -249,6 +265,7 @@ def mlp_forward(fn: Fn) -> None:
     assert_close(tanh_scores, np.tanh([[1.0, -1.0, -1.5]]) @ W2_HAND + B2_HAND,
                  name='mlp_forward(X_hand, params_hand, "tanh")[0] (use the activation '
                       "argument)", layout="(N, K) = (1, 1)")
+    _two_hidden_layers(fn)
     for act in ACTIVATION_NAMES:               # one layer: a linear model, no activation at all
         lin, lin_caches = _mlp_call(fn, X_SMALL.copy(), [(W_SMALL.copy(), B_SMALL.copy())], act,
                                     f'X_small, [(W_small, b_small)], "{act}"')
@@ -258,6 +275,45 @@ def mlp_forward(fn: Fn) -> None:
             raise GradingError("a one-layer network has one cache, whose activation_cache is "
                                "None")
     print("✔ mlp_forward passes the visible checks")
+
+
+def _two_hidden_layers(fn: Fn) -> None:
+    """Every hidden layer gets the activation, not only the first or only the last one."""
+    __tracebackhide__ = True
+    params3 = [(W1_HAND.copy(), B1_HAND.copy()), (W_MID.copy(), B_MID.copy()),
+               (W_TOP.copy(), B_TOP.copy())]
+    scores, caches = _mlp_call(fn, X_HAND.copy(), params3, "relu",
+                               "X_hand, params3 with two hidden layers")
+    text = DEEP_TEXT
+    if not (isinstance(caches, list | tuple) and len(caches) == 3
+            and all(isinstance(c, tuple | list) and len(c) == 2 for c in caches)):
+        raise GradingError(f"{text} should return one cache per layer (3 here), each a pair "
+                           "(linear_cache, activation_cache)")
+    inputs = []
+    for c in caches[1:]:
+        try:
+            inputs.append(c[0][0])
+        except Exception:  # noqa: BLE001 (named just below)
+            inputs.append(None)
+    if looks_like(inputs[0], [[1.0, -1.0, -1.5]]):
+        raise GradingError(
+            f"{text}: the second layer's input (in its linear cache) is z of the first hidden "
+            "layer, not the activation's output. Every hidden layer, all but the last layer, "
+            "applies the activation, and its output h is the next layer's input.")
+    if looks_like(inputs[1], [[1.0, -1.0]]):
+        raise GradingError(
+            f"{text}: the third layer's input (in its linear cache) is z of the second hidden "
+            "layer, not the activation's output: the first hidden layer got its activation, the "
+            "second did not. Every hidden layer, all but the last layer, applies the "
+            "activation, not only the first.")
+    assert_close(scores, [[1.25]], name=f"{text}[0]", layout="(N, K) = (1, 1)")
+    assert_close(inputs[0], [[1.0, 0.0, 0.0]],
+                 name=f"the input stored in the second layer's linear cache of {text}")
+    assert_close(inputs[1], [[1.0, 0.0]],
+                 name=f"the input stored in the third layer's linear cache of {text}")
+    if caches[2][1] is not None or caches[1][1] is None:
+        raise GradingError(f"{text}: the two hidden layers keep their activation caches, the "
+                           "last layer's activation_cache is None")
 
 
 def _make_mlp(rng: np.random.Generator, kind: str,
