@@ -116,9 +116,7 @@ def scaled_dot_product_attention_forward(fn: Fn) -> None:
             "v=[[1, 2], [3, 4]])")
     q1, k1, v1 = np.array([[1.0, 0.0]]), np.eye(2), np.array([[1.0, 2.0], [3.0, 4.0]])
     res = expect_arity(call(fn, q1, k1, v1, name=text), ("out", "cache"), name=text)
-    p = _softmax(np.array([1.0, 0.0]) / np.sqrt(2.0))
-    assert_close(res[0], (p @ v1)[None], name=f"out of {text} (by hand: weights softmax([1, 0] "
-                 "/ sqrt(2)) = [0.670, 0.330])", layout="(Tq, Ev) = (1, 2)", reveal=True)
+    hand_text, hand_out = text, res[0]
 
     text = "scaled_dot_product_attention_forward(q, k, v) with q (3, 2), k (4, 2), v (4, 5)"
     kept = [a.copy() for a in (q, k, v)]
@@ -138,6 +136,10 @@ def scaled_dot_product_attention_forward(fn: Fn) -> None:
         ((s / np.sqrt(2)) @ v, "computed without the softmax"),
     ]:
         _require(not looks_like(out, wrong), f"out of {text} is {why}.")
+    p = _softmax(np.array([1.0, 0.0]) / np.sqrt(2.0))
+    assert_close(hand_out, (p @ v1)[None], name=f"out of {hand_text} (by hand: weights "
+                 "softmax([1, 0] / sqrt(2)) = [0.670, 0.330])", layout="(Tq, Ev) = (1, 2)",
+                 reveal=True)
     w_ref = _softmax(s / np.sqrt(2))
     assert_close(out, w_ref @ v, name=f"out of {text}", layout="(Tq, Ev) = (3, 5)")
     _require(isinstance(cache, tuple | list) and len(cache) == 5,
@@ -157,8 +159,7 @@ def scaled_dot_product_attention_forward(fn: Fn) -> None:
     out, cache = expect_arity(call(fn, q, k, v, causal, name=text), ("out", "cache"), name=text)
     _unchanged("scaled_dot_product_attention_forward", [("mask", causal, kept_mask)])
     sm = s / np.sqrt(2)
-    inverted = np.where(causal, -np.inf, sm)
-    inverted[0] = sm[0]  # avoid rows with every key masked
+    inverted = np.where(causal, -np.inf, sm)  # no row is fully masked: Tk > Tq
     for wrong, why in [
         (w_ref @ v, "the result without the mask: masked keys must get weight 0"),
         (_softmax(np.where(causal, sm, 0.0)) @ v, "computed with the masked scores set to 0: "
@@ -182,7 +183,12 @@ def scaled_dot_product_attention_forward(fn: Fn) -> None:
     text = "scaled_dot_product_attention_forward(q, k, v) with q (2, 3, 4, 6), k and v (2, 3, 5, 6)"
     q4, k4, v4 = rng.normal(size=(2, 3, 4, 6)), rng.normal(size=(2, 3, 5, 6)), \
         rng.normal(size=(2, 3, 5, 6))
-    out4 = expect_arity(call(fn, q4, k4, v4, name=text), ("out", "cache"), name=text)[0]
+    try:
+        res4 = call(fn, q4, k4, v4, name=text)
+    except GradingError as err:
+        raise GradingError(f"{err} With leading dimensions, transpose only the last two axes "
+                           "of k (np.swapaxes(k, -1, -2)): k.T reverses all of them.") from None
+    out4 = expect_arity(res4, ("out", "cache"), name=text)[0]
     _require(np.shape(out4) == (2, 3, 4, 6),
              f"out of {text} has shape {np.shape(out4)}; expected (2, 3, 4, 6). With leading "
              "dimensions, transpose only the last two axes of k (k.swapaxes(-1, -2)), not k.T.")
@@ -461,7 +467,7 @@ def multihead_self_attention(fn: Fn) -> None:
     for wrong, why in [
         (ref_out - b_o, "missing the output bias b_o"),
         ((_softmax(qq @ kk.swapaxes(1, 2) / 2) @ vv), "missing the output projection W_o, b_o"),
-        (_softmax(kk @ qq.swapaxes(1, 2) / 2).swapaxes(1, 2) @ vv @ W_o + b_o, "computed with q "
+        (_softmax(kk @ qq.swapaxes(1, 2) / 2) @ vv @ W_o + b_o, "computed with q "
          "and k swapped: the first E columns of W_qkv project the queries, the next E the keys"),
         (_softmax((x @ W_qkv[:, :4]) @ (x @ W_qkv[:, 4:8]).swapaxes(1, 2) / 2)
          @ (x @ W_qkv[:, 8:]) @ W_o + b_o, "computed without the bias b_qkv"),

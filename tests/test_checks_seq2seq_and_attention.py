@@ -1,0 +1,380 @@
+"""nncourse.checks.seq2seq_and_attention: lesson 14's checks, in process.
+
+The notebook's own solution cells pass the visible and the hidden checks; the nnlib references
+(and wrappers of them) score nothing; each classic mistake fails with the message that names
+its cause (no scale, 1/E, softmax over the queries, the mask ignored, inverted or set to 0,
+overflow, k.T with leading dimensions, the cache order; dv transposed, the softmax Jacobian's
+diagonal only, the scale missing or twice, dq and dk swapped; sine and cosine swapped or in
+halves, i / E, positions from 1; a missing output projection or bias, q and k swapped, heads
+scaled by 1/sqrt(E), time steps mixed between heads, the mask ignored); no message states the
+backward pass; hidden messages show no hidden value.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import nnlib.attention as att
+from nbtools import is_solution, read, solution_body, source_path
+from nncourse.checks import seq2seq_and_attention as checks
+from nncourse.testing import GradingError, hidden_seed
+
+NAME = "14_seq2seq_and_attention"
+EXERCISES = ["scaled_dot_product_attention_forward", "scaled_dot_product_attention_backward",
+             "positional_encoding", "multihead_self_attention"]
+#: How the backward pass would read in a message or docstring: none of these may appear.
+DERIVED = re.compile(r"dP - |g_m - g|sum\(P \* dP|\(dP - |dS @ k|dS\^T @ q|P\^T @ dout|"
+                     r"p_m\s*\(g", re.I)
+
+
+@pytest.fixture(scope="module")
+def sol() -> dict:
+    """The solution cells of the source notebook, executed."""
+    ns: dict = {"np": np}
+    for cell in read(source_path(NAME)).cells:
+        if is_solution(cell) and cell.cell_type == "code":
+            exec(solution_body(cell.source), ns)
+    return ns
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_the_solution_passes_visible_and_hidden_checks(sol, exercise, capsys):
+    getattr(checks, exercise)(sol[exercise])
+    getattr(checks, f"{exercise}_hidden")(sol[exercise])
+    assert f"✔ {exercise} passes the visible checks" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_each_check_lists_what_it_verifies_without_the_answer(exercise):
+    doc = getattr(checks, exercise).__doc__
+    assert doc.count("\n    - ") >= 4, "one bullet per check"
+    assert getattr(checks, f"{exercise}_hidden").__doc__
+    assert not DERIVED.search(doc), doc
+
+
+def _fails(check, fn, pattern):
+    with pytest.raises(GradingError, match=pattern) as info:
+        check(fn)
+    message = str(info.value)
+    assert not DERIVED.search(message), message
+    return message
+
+
+def _mha_ref(x, W_qkv, b_qkv, W_o, b_o, num_heads, mask=None):
+    mha = att.MultiheadAttention(x.shape[-1], num_heads, rng=np.random.default_rng(0))
+    mha.in_proj_weight.data[...] = W_qkv
+    mha.in_proj_bias.data[...] = b_qkv
+    mha.out_proj.weight.data[...] = W_o
+    mha.out_proj.bias.data[...] = b_o
+    return mha(x, x, x, attn_mask=None if mask is None else ~mask, average_attn_weights=False)
+
+
+REFS = {
+    "scaled_dot_product_attention_forward": att.scaled_dot_product_attention_forward,
+    "scaled_dot_product_attention_backward": att.scaled_dot_product_attention_backward,
+    "positional_encoding": att.positional_encoding,
+    "multihead_self_attention": _mha_ref,
+}
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_the_references_score_nothing(exercise):
+    ref = REFS[exercise]
+
+    def wrapper(*args):
+        return ref(*args)
+
+    if exercise != "multihead_self_attention":
+        _fails(getattr(checks, exercise), ref, "reference implementation")
+    _fails(getattr(checks, exercise), wrapper, "reference implementation")
+
+
+# --- scaled_dot_product_attention_forward -------------------------------------------------
+
+
+def _sdpa(scale_fn=lambda E: 1 / np.sqrt(E), axis=-1, fill=-np.inf, invert=False,
+          stable=True, transpose_all=False, cache_order=(0, 1, 2, 3, 4), use_mask=True,
+          softmax=True):
+    def fn(q, k, v, mask=None):
+        c = scale_fn(q.shape[-1])
+        kt = k.T if transpose_all else np.swapaxes(k, -1, -2)
+        s = q @ kt * c
+        if mask is not None and use_mask:
+            s = np.where(~mask if invert else mask, s, fill)
+        if softmax:
+            if stable:
+                s = s - s.max(axis=axis, keepdims=True)
+            e = np.exp(s)
+            w = e / e.sum(axis=axis, keepdims=True)
+        else:
+            w = s
+        parts = (q, k, v, w, c)
+        return w @ v, tuple(parts[i] for i in cache_order)
+    return fn
+
+
+@pytest.mark.parametrize(("fn", "pattern"), [
+    (_sdpa(scale_fn=lambda E: 1.0), "without the scale"),
+    (_sdpa(scale_fn=lambda E: 1 / E), "scaled by 1/E"),
+    (_sdpa(scale_fn=lambda E: np.sqrt(E)), "multiplied by sqrt"),
+    (_sdpa(axis=-2), "softmax over the queries"),
+    (_sdpa(softmax=False), "without the softmax"),
+    (_sdpa(use_mask=False), "without the mask"),
+    (_sdpa(fill=0.0), "set to 0"),
+    (_sdpa(invert=True), "masked the wrong keys"),
+    (_sdpa(stable=False), "overflows"),
+    (_sdpa(transpose_all=True), "swapaxes"),
+    (_sdpa(cache_order=(0, 1, 2, 4, 3)), r"cache\[3\]"),
+])
+def test_sdpa_forward_mistakes_are_named(fn, pattern):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _fails(checks.scaled_dot_product_attention_forward, fn, pattern)
+
+
+def test_sdpa_forward_in_place_and_arity_are_named(sol):
+    right = sol["scaled_dot_product_attention_forward"]
+
+    def scales_q_in_place(q, k, v, mask=None):
+        q /= 1.0 + 1e-3
+        return right(q, k, v, mask)
+
+    _fails(checks.scaled_dot_product_attention_forward, scales_q_in_place, "in place")
+    _fails(checks.scaled_dot_product_attention_forward,
+           lambda q, k, v, mask=None: right(q, k, v, mask)[0], "single ndarray")
+
+
+# --- scaled_dot_product_attention_backward -------------------------------------------------
+
+
+def _back(dv_t=True, full_jacobian=True, scale_power=1, swap=False):
+    def fn(dout, cache):
+        q, k, v, P, c = cache
+        dv = (np.swapaxes(P, -1, -2) if dv_t else P) @ dout
+        dP = dout @ np.swapaxes(v, -1, -2)
+        dS = P * (dP - np.sum(P * dP, axis=-1, keepdims=True)) if full_jacobian else P * dP
+        dq = c ** scale_power * dS @ k
+        dk = c ** scale_power * np.swapaxes(dS, -1, -2) @ q
+        return (dk, dq, dv) if swap else (dq, dk, dv)
+    return fn
+
+
+@pytest.mark.parametrize(("fn", "pattern"), [
+    (_back(dv_t=False), "raised|shape"),
+    (_back(full_jacobian=False), "only the diagonal"),
+    (_back(scale_power=0), "missing the scale"),
+    (_back(scale_power=2), "scale twice"),
+    (_back(swap=True), "shape"),
+])
+def test_sdpa_backward_mistakes_are_named(fn, pattern):
+    _fails(checks.scaled_dot_product_attention_backward, fn, pattern)
+
+
+def test_sdpa_backward_gradient_check_catches_a_wrong_mask_case(sol):
+    right = sol["scaled_dot_product_attention_backward"]
+
+    def forgets_the_leading_axes(dout, cache):
+        q, k, v, P, c = cache
+        if q.ndim > 2:
+            return right(dout, cache)[0] * 0, right(dout, cache)[1], right(dout, cache)[2]
+        return right(dout, cache)
+
+    _fails(checks.scaled_dot_product_attention_backward, forgets_the_leading_axes,
+           "gradient check")
+
+
+def test_sdpa_backward_in_place_is_named(sol):
+    right = sol["scaled_dot_product_attention_backward"]
+
+    def scales_dout(dout, cache):
+        dout *= 1.0
+        dout += 0.0
+        cache[3][...] = cache[3] * 1.0001
+        return right(dout, cache)
+
+    _fails(checks.scaled_dot_product_attention_backward, scales_dout, "in place")
+
+
+# --- positional_encoding -------------------------------------------------------------------
+
+
+def _pe(swap=False, halves=False, exponent=2, start=0, odd_ok=True):
+    def fn(T, E):
+        t = np.arange(T)[:, None] + start
+        ang = t / 10000 ** (exponent * np.arange((E + 1) // 2) / E)
+        if halves:
+            return np.concatenate([np.sin(ang), np.cos(ang)], axis=1)[:, :E]
+        pe = np.zeros((T, E if odd_ok else E + E % 2))
+        first, second = (np.cos, np.sin) if swap else (np.sin, np.cos)
+        pe[:, 0::2] = first(ang)
+        pe[:, 1::2] = second(ang)[:, : pe.shape[1] // 2]
+        return pe
+    return fn
+
+
+@pytest.mark.parametrize(("fn", "pattern"), [
+    (_pe(swap=True), "sin 0, cos 0|swapped"),
+    (_pe(halves=True), "first half"),
+    (_pe(exponent=1), "i / E"),
+    (_pe(start=1), "from 1|sin 0"),
+    (_pe(odd_ok=False), "odd E"),
+])
+def test_positional_encoding_mistakes_are_named(fn, pattern):
+    _fails(checks.positional_encoding, fn, pattern)
+
+
+def test_positional_encoding_swap_is_named_when_the_first_row_is_right():
+    base = _pe()
+
+    def swapped_after_first(T, E):
+        pe = base(T, E)
+        if T > 1:
+            pe = _pe(swap=True)(T, E)
+        return pe
+
+    _fails(checks.positional_encoding, swapped_after_first, "swapped")
+
+
+# --- multihead_self_attention ----------------------------------------------------------------
+
+
+def _mhsa(sol, out_bias=True, out_proj=True, swap_qk=False, in_bias=True, head_scale=True,
+          bad_split=False, use_mask=True):
+    sdpa = sol["scaled_dot_product_attention_forward"]
+
+    def fn(x, W_qkv, b_qkv, W_o, b_o, num_heads, mask=None):
+        N, T, E = x.shape
+        d = E // num_heads
+        qkv = x @ W_qkv + (b_qkv if in_bias else 0)
+        blocks = [qkv[..., i * E:(i + 1) * E] for i in range(3)]
+        if swap_qk:
+            blocks[0], blocks[1] = blocks[1], blocks[0]
+
+        def split(a):
+            if bad_split:
+                return a.reshape(N, num_heads, T, d)
+            return a.reshape(N, T, num_heads, d).transpose(0, 2, 1, 3)
+
+        q, k, v = (split(b) for b in blocks)
+        if not head_scale:
+            q = q * np.sqrt(d) / np.sqrt(E)
+        o, cache = sdpa(q, k, v, mask if use_mask else None)
+        o = (o.reshape(N, T, E) if bad_split else o.transpose(0, 2, 1, 3).reshape(N, T, E))
+        out = (o @ W_o if out_proj else o) + (b_o if out_bias and out_proj else 0)
+        return out, cache[3]
+    return fn
+
+
+@pytest.mark.parametrize(("options", "pattern"), [
+    (dict(out_bias=False), "output bias"),
+    (dict(out_proj=False), "output projection"),
+    (dict(swap_qk=True), "q and k swapped"),
+    (dict(in_bias=False), "without the bias b_qkv"),
+    (dict(head_scale=False), r"1/sqrt\(E / heads\)"),
+    (dict(bad_split=True), "mix the time steps"),
+    (dict(use_mask=False), "ignores the mask"),
+])
+def test_multihead_mistakes_are_named(sol, options, pattern):
+    _fails(checks.multihead_self_attention, _mhsa(sol, **options), pattern)
+
+
+def test_multihead_weights_averaged_over_heads_is_named(sol):
+    right = sol["multihead_self_attention"]
+
+    def averaged(*args, **kwargs):
+        out, w = right(*args, **kwargs)
+        return out, w.mean(axis=1)
+
+    _fails(checks.multihead_self_attention, averaged, r"\(N, heads, T, T\)")
+
+
+# --- hidden checks ----------------------------------------------------------------------------
+
+
+def _fwd_ref(q, k, v, mask):
+    out, cache = att.scaled_dot_product_attention_forward(q, k, v, mask)
+    return out, cache
+
+
+HIDDEN = [
+    ("scaled_dot_product_attention_forward", _fwd_ref, checks._make_forward_case),
+    ("scaled_dot_product_attention_backward", att.scaled_dot_product_attention_backward,
+     checks._make_backward_case),
+    ("positional_encoding", att.positional_encoding, checks._make_pe_case),
+    ("multihead_self_attention", _mha_ref, checks._make_mhsa_case),
+]
+
+
+@pytest.mark.parametrize(("exercise", "ref", "make"), HIDDEN, ids=[h[0] for h in HIDDEN])
+def test_hidden_messages_show_no_hidden_value(exercise, ref, make):
+    def slightly_off(*args):
+        out = ref(*args)
+        if exercise == "scaled_dot_product_attention_forward":
+            return out[0] * (1 + 1e-3) + 1e-4, out[1]
+        if isinstance(out, tuple):
+            return tuple(o * (1 + 1e-3) + 1e-4 for o in out)
+        return out * (1 + 1e-3) + 1e-4
+
+    with pytest.raises(GradingError, match="hidden case") as info:
+        getattr(checks, f"{exercise}_hidden")(slightly_off)
+    message = str(info.value)
+    rng = np.random.default_rng(hidden_seed(f"{checks.SLUG}/{exercise}"))
+    args = make(rng, "batch of one")
+    out = ref(*args)
+
+    def flat(v):
+        if isinstance(v, tuple | list):
+            return np.concatenate([flat(u) for u in v] or [np.zeros(0)])
+        arr = np.asarray(v)
+        if not np.issubdtype(arr.dtype, np.floating):
+            return np.zeros(0)
+        return np.ravel(arr)
+
+    secret = np.concatenate([flat(args), flat(out)])
+    # a relative error is not a hidden value (1.00e+00 would match a cos 0 of the encoding)
+    message = re.sub(r"relative error \S+", "", message)
+    shown = {float(x) for x in re.findall(r"-?\d+\.\d+(?:e[-+]?\d+)?", message)}
+    assert not any(np.isclose(secret, s, rtol=1e-3, atol=0).any() for s in shown if s != 0)
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_hidden_checks_catch_a_small_error(sol, exercise):
+    """Every hidden check fails a function that is right except for one entry of one output."""
+    right = sol[exercise]
+
+    def off(*args):
+        out = right(*args)
+        first = out[0] if isinstance(out, tuple) else out
+        first = np.array(first, dtype=float, copy=True)
+        first.flat[-1] += 0.1
+        return (first, *out[1:]) if isinstance(out, tuple) else first
+
+    with pytest.raises(GradingError, match="hidden case"):
+        getattr(checks, f"{exercise}_hidden")(off)
+
+
+def test_hidden_forward_checks_the_weights_too(sol):
+    right = sol["scaled_dot_product_attention_forward"]
+
+    def unnormalised_cache(q, k, v, mask=None):
+        out, cache = right(q, k, v, mask)
+        return out, cache[:3] + (cache[3] * 2, cache[4])
+
+    with pytest.raises(GradingError, match="returned value 2"):
+        checks.scaled_dot_product_attention_forward_hidden(unnormalised_cache)
+
+
+def test_no_visible_string_of_the_checks_states_the_backward_pass():
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(checks))
+    strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
+               and isinstance(n.value, str)]
+    leaks = [s for s in strings if DERIVED.search(s)]
+    assert not leaks, leaks
