@@ -157,3 +157,70 @@ def test_check_cells_fit_on_a_screen_and_call_the_lesson_checks():
             assert len(lines) <= 10, (cell.id, len(lines))
             assert "from nncourse.checks import getting_started as checks" in cell.source
             assert re.search(r"^checks\.\w+\(\w+\)$", cell.source, re.M), cell.id
+
+
+# --- the learner's report of lesson 00 --------------------------------------------------------
+
+
+def _columns(y, num_classes):
+    Y = np.zeros((len(y), num_classes))
+    Y[:, y] = 1.0
+    return Y
+
+
+def _k_from_labels(y, num_classes):
+    Y = np.zeros((len(y), np.max(y) + 1))
+    Y[np.arange(len(y)), y] = 1.0
+    return Y
+
+
+def _no_return(y, num_classes):
+    Y = np.zeros((len(y), num_classes))
+    Y[np.arange(len(y)), y] = 1.0
+
+
+@pytest.mark.parametrize(("wrong", "message", "absent"), [
+    (_columns, r"`Y\[:, y\] = 1` sets whole columns.*np\.arange\(N\)", None),
+    (_k_from_labels, r"returned shape \(2, 1\): 1 column,.*`num_classes` argument",
+     r"reduce|axis"),
+    (_no_return, r"returned None: did you forget the `return`\?", None),
+])
+def test_one_hot_report_messages(wrong, message, absent):
+    with pytest.raises(GradingError, match=message) as info:
+        checks.one_hot(wrong)
+    if absent:
+        assert not re.search(absent, str(info.value)), str(info.value)
+
+
+def _hard_coded_eps(X, eps=1e-8):
+    return (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-8)
+
+
+def _global_stats(X, eps=1e-8):
+    return (X - X.mean()) / (X.std() + eps)
+
+
+def _variance(X, eps=1e-8):
+    return (X - X.mean(axis=0)) / (X.var(axis=0) + eps)
+
+
+def _centred_only(X, eps=1e-8):
+    return X - X.mean(axis=0)
+
+
+@pytest.mark.parametrize(("wrong", "message", "absent"), [
+    (_hard_coded_eps, r"ignores its `eps` argument", None),
+    (_global_stats, r"whole array.*axis=0", r"axis=1"),
+    (_variance, r"X_check = \[\[1, 10, 5\].*divides by the variance", None),
+    (_centred_only, r"X_check = \[\[1, 10, 5\].*centres each column but does not scale", None),
+])
+def test_standardize_report_messages(wrong, message, absent):
+    with pytest.raises(GradingError, match=message) as info:
+        checks.standardize(wrong)
+    if absent:
+        assert not re.search(absent, str(info.value)), str(info.value)
+
+
+def test_standardize_hidden_catches_a_hard_coded_eps():
+    with pytest.raises(GradingError, match="with a given eps on hidden case"):
+        checks.standardize_hidden(_hard_coded_eps)

@@ -24,6 +24,7 @@ from nncourse.checks._contract import (
     looks_like,
 )
 from nncourse.testing import (
+    GradingError,
     assert_close,
     batch_size_for,
     check_against_reference,
@@ -50,6 +51,7 @@ def one_hot(fn: Callable[..., Any]) -> None:
     - ``one_hot(np.array([2, 0, 1, 2]), 3)`` returns a NumPy array of floats (0.0 and 1.0)
       holding the one-hot rows of the example in the text, shape (N, K) = (4, 3);
     - the labels ``y`` are left unchanged;
+    - ``Y[:, y] = 1`` (whole columns instead of one entry per row) is named;
     - a batch of one: ``one_hot(np.array([4]), 5)``;
     - exactly ``num_classes`` columns even when some class never occurs:
       ``one_hot(np.array([0, 0]), 4)`` has K = 4 columns.
@@ -60,17 +62,32 @@ def one_hot(fn: Callable[..., Any]) -> None:
     y = np.array([2, 0, 1, 2])
     Y = call(fn, y, 3, name="one_hot(np.array([2, 0, 1, 2]), 3)")
     expect_unchanged([np.array([2, 0, 1, 2])], [y], ["y"], name="one_hot")
+    ensure(Y is not None,
+           "one_hot(np.array([2, 0, 1, 2]), 3) returned None: did you forget the `return`? "
+           "one_hot should return a NumPy array.")
     ensure(isinstance(Y, np.ndarray),
            f"one_hot should return a NumPy array, got a {type(Y).__name__}")
     expect_floating(Y, name="one_hot(np.array([2, 0, 1, 2]), 3)",
                     what="floats (0.0 and 1.0)")
+    ensure(not (Y.shape == (4, 3) and np.array_equal(Y, np.ones((4, 3)))),
+           "one_hot(np.array([2, 0, 1, 2]), 3) has a 1 in every column of every row: `Y[:, y] = "
+           "1` sets whole columns (every row of the columns in y). Pair one row index with each "
+           "label instead: rows 0, 1, ..., N-1 (np.arange(N)) in place of `:`.")
     assert_close(Y, [[0, 0, 1], [1, 0, 0], [0, 1, 0], [0, 0, 1]],
                  name="one_hot(np.array([2, 0, 1, 2]), 3)", layout="(N, K) = (4, 3)", reveal=True)
     assert_close(call(fn, np.array([4]), 5, name="one_hot(np.array([4]), 5)"),
                  [[0, 0, 0, 0, 1]],
                  name="one_hot(np.array([4]), 5) (a batch of one)", layout="(N, K) = (1, 5)",
                  reveal=True)
-    assert_close(call(fn, np.array([0, 0]), 4, name="one_hot(np.array([0, 0]), 4)"),
+    Y_k = call(fn, np.array([0, 0]), 4, name="one_hot(np.array([0, 0]), 4)")
+    if isinstance(Y_k, np.ndarray) and Y_k.ndim == 2 and Y_k.shape[0] == 2 and Y_k.shape[1] < 4:
+        raise GradingError(
+            "one_hot(np.array([0, 0]), 4) (classes 1-3 never occur: still K = 4 columns) "
+            f"returned shape {Y_k.shape}: {Y_k.shape[1]} "
+            f"column{'s' if Y_k.shape[1] != 1 else ''}, as many as the labels that occur "
+            "(y.max() + 1?), where num_classes = 4 asks for 4. Take K from the `num_classes` "
+            "argument, not from the labels: classes 1-3 simply do not occur in this y.")
+    assert_close(Y_k,
                  [[1, 0, 0, 0], [1, 0, 0, 0]],
                  name="one_hot(np.array([0, 0]), 4) (classes 1-3 never occur: still K = 4 "
                       "columns)",
@@ -112,12 +129,14 @@ def standardize(fn: Callable[..., Any]) -> None:
 
     - it is your own code: it neither is, nor calls, ``nnlib.basics.standardize``;
     - ``X`` is left unchanged (a new array is returned);
-    - on a 3 x 3 example it returns shape (N, D) = (3, 3), every column has mean 0 (statistics
+    - on a 3 x 3 example, ``X_check = [[1, 10, 5], [3, 30, 5], [2, 20, 5]]``, it returns shape
+      (N, D) = (3, 3), every column has mean 0 (statistics
       per column, over the examples), and the values match the ones worked out by hand,
       including a constant column, which becomes 0 rather than NaN;
     - a constant column gives 0, not NaN; the standard deviation is the population one
       (``ddof=0``); on a column with a tiny spread, eps is added to the standard deviation,
       not inside the square root;
+    - the ``eps`` argument is used: ``standardize(X_check, eps=1.0)`` divides by sigma + 1;
     - on the 1,797 digits of this notebook (``load_digits()``), every column of the result has
       standard deviation 1, except the always-blank pixels, which stay at 0.
     """
@@ -128,6 +147,8 @@ def standardize(fn: Callable[..., Any]) -> None:
                         [3.0, 30.0, 5.0],
                         [2.0, 20.0, 5.0]])
     X_before = X_check.copy()
+    named = ("standardize(X_check) with X_check = [[1, 10, 5], [3, 30, 5], [2, 20, 5]] "
+             "(3 examples, 3 features)")
     Z = call(fn, X_check, name="standardize(X_check)")
     ensure(np.array_equal(X_check, X_before),
            "standardize modified its input X in place: build a new array instead (X - mean does)")
@@ -136,6 +157,10 @@ def standardize(fn: Callable[..., Any]) -> None:
            "standardize(X_check) returned NaN in column 2, a constant column: its standard "
            "deviation is 0, and 0 / 0 is NaN. That is what eps is for: add eps to the standard "
            "deviation before dividing.")
+    ensure(not looks_like(Z, (X_check - X_check.mean()) / (X_check.std() + 1e-8)),
+           f"{named} uses one mean and one standard deviation for the whole array: np.mean and "
+           "np.std without an axis reduce over every entry. Compute them per column (feature), "
+           "over the examples: axis=0.")
     ensure(not np.isfinite(Z).all() or np.allclose(Z.mean(axis=0), 0, atol=1e-8),
            "each column (feature) of standardize(X_check) should have mean 0, and yours do not: "
            "are the statistics computed per row (axis=1) instead of per column (axis=0)?")
@@ -144,9 +169,14 @@ def standardize(fn: Callable[..., Any]) -> None:
            "standardize(X_check) divides by the sample standard deviation (ddof=1, dividing by "
            "N - 1); the text asks for the population one, which divides by N: np.std's default, "
            "ddof=0.")
+    ensure(not looks_like(Z, centred),
+           f"{named} centres each column but does not scale it: divide by the column's standard "
+           "deviation (plus eps) too, so that every column ends with standard deviation 1.")
+    ensure(not looks_like(Z, centred / (X_check.var(axis=0) + 1e-8)),
+           f"{named} divides by the variance, sigma**2; divide by the standard deviation, "
+           "sigma (its square root, np.std), plus eps.")
     assert_close(Z, [[-1.224744871, -1.224744871, 0], [1.224744871, 1.224744871, 0], [0, 0, 0]],
-                 name="standardize(X_check)", layout="(N, D) = (3, 3)", rtol=1e-6, reveal=True)
-
+                 name=named, layout="(N, D) = (3, 3)", rtol=1e-6, reveal=True)
     X_tiny = np.array([[0.0, 1.0], [1e-4, 3.0], [2e-4, 2.0]])
     Z_tiny = call(fn, X_tiny, name="standardize(X_tiny)")
     sigma = X_tiny.std(axis=0)
@@ -158,6 +188,15 @@ def standardize(fn: Callable[..., Any]) -> None:
                  name="standardize(X_tiny) with X_tiny = [[0, 1], [1e-4, 3], [2e-4, 2]] (column 0 "
                       "has a tiny spread)", layout="(N, D) = (3, 2)", rtol=1e-6, reveal=True)
 
+    Z_eps = call(fn, X_check, eps=1.0, name="standardize(X_check, eps=1.0)")
+    ensure(not looks_like(Z_eps, Z),
+           "standardize(X_check, eps=1.0) returns the same result as with the default eps=1e-8: "
+           "your function ignores its `eps` argument (a hard-coded 1e-8?). Add the `eps` it is "
+           "given to the standard deviation.")
+    assert_close(Z_eps, centred / (X_check.std(axis=0) + 1.0),
+                 name="standardize(X_check, eps=1.0) (eps = 1 is added to each column's standard "
+                      "deviation)", layout="(N, D) = (3, 3)", rtol=1e-6, reveal=True)
+
     X = _digits().copy()
     X_std = call(fn, X, name="standardize(X) on the digits")
     varying = X.std(axis=0) > 0
@@ -166,6 +205,10 @@ def standardize(fn: Callable[..., Any]) -> None:
                       "every pixel that varies, 0 for the always-blank ones)",
                  layout="(D,) = (64,)", rtol=1e-5, reveal=True)
     print("✔ standardize passes the visible checks")
+
+
+def _make_X_eps(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
+    return (*_make_X(rng, kind), float(rng.uniform(0.05, 2.0)))
 
 
 def _make_X(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
@@ -180,8 +223,12 @@ def _make_X(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
 def standardize_hidden(fn: Callable[..., Any]) -> None:
     """Hidden checks of ``standardize``: the same result as ``nnlib.basics.standardize`` on
     generated data (two rows, odd sizes, random sizes, values far from 0, a constant column),
-    ``X`` unchanged."""
+    with the default ``eps`` and with a random one, ``X`` unchanged."""
     __tracebackhide__ = True
     check_against_reference(fn, nnlib.basics.standardize, _make_X, name="standardize",
                             layout="(N, D)", seed=hidden_seed(f"{SLUG}/standardize"),
                             rtol=1e-6, atol=1e-7)
+    check_against_reference(fn, lambda X, eps: nnlib.basics.standardize(X, eps=eps), _make_X_eps,
+                            name="standardize with a given eps", layout="(N, D)",
+                            kinds=("random", "odd sizes"),
+                            seed=hidden_seed(f"{SLUG}/standardize/eps"), rtol=1e-6, atol=1e-7)
