@@ -15,12 +15,13 @@ model learns where names end; ``pad`` fills the rest of the batch and is masked 
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Sequence
 from importlib import resources
 
 import numpy as np
 
-__all__ = ["NAME_KINDS", "load_names", "CharVocab"]
+__all__ = ["NAME_KINDS", "load_names", "CharVocab", "DATE_FORMATS", "format_date", "make_dates"]
 
 #: The lists ``load_names`` offers, and the files of the ``names`` package they are read from.
 NAME_KINDS: dict[str, tuple[str, ...]] = {
@@ -154,3 +155,76 @@ class CharVocab:
             y[n, L] = self.boundary_index
             mask[n, : L + 1] = True
         return x, y, mask
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates written by humans, for sequence-to-sequence models
+# ---------------------------------------------------------------------------------------------
+
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+           "september", "october", "november", "december")
+_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+#: The formats ``format_date`` writes (the example is 3 April 2021). Numeric formats are
+#: day-first only, so that every text names one date; no two-digit years.
+DATE_FORMATS: dict[str, str] = {
+    "d month yyyy": "3 april 2021",
+    "Month d, yyyy": "April 3, 2021",
+    "dd/mm/yyyy": "03/04/2021",
+    "d Mon yyyy": "3 Apr 2021",
+    "Weekday, Month d, yyyy": "Saturday, April 3, 2021",
+    "yyyy.mm.dd": "2021.04.03",
+    "dd-MON-yyyy": "03-APR-2021",
+    "month dth yyyy": "april 3rd 2021",
+}
+
+
+def _ordinal(d: int) -> str:
+    suffix = "th" if 11 <= d % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(d % 10, "th")
+    return f"{d}{suffix}"
+
+
+def format_date(day: datetime.date, fmt: str) -> str:
+    """``day`` written in the format named ``fmt`` (a key of ``DATE_FORMATS``), in English
+    whatever the locale (month and weekday names are spelled here, not by strftime)."""
+    if not isinstance(day, datetime.date):
+        raise ValueError(f"format_date: day must be a datetime.date, got {type(day).__name__}")
+    month, weekday = _MONTHS[day.month - 1], _DAYS[day.weekday()]
+    d, m, y = day.day, day.month, day.year
+    texts = {
+        "d month yyyy": f"{d} {month} {y}",
+        "Month d, yyyy": f"{month.capitalize()} {d}, {y}",
+        "dd/mm/yyyy": f"{d:02d}/{m:02d}/{y:04d}",
+        "d Mon yyyy": f"{d} {month[:3].capitalize()} {y}",
+        "Weekday, Month d, yyyy": f"{weekday.capitalize()}, {month.capitalize()} {d}, {y}",
+        "yyyy.mm.dd": f"{y:04d}.{m:02d}.{d:02d}",
+        "dd-MON-yyyy": f"{d:02d}-{month[:3].upper()}-{y:04d}",
+        "month dth yyyy": f"{month} {_ordinal(d)} {y}",
+    }
+    if fmt not in texts:
+        raise ValueError(f"format_date: unknown format {fmt!r}; expected one of "
+                         f"{list(DATE_FORMATS)}")
+    return texts[fmt]
+
+
+def make_dates(n: int, *, rng: np.random.Generator, first_year: int = 1950,
+               last_year: int = 2049) -> tuple[list[str], list[str]]:
+    """``n`` random dates between 1 January ``first_year`` and 31 December ``last_year``
+    (uniform over the days), each written in a random format of ``DATE_FORMATS`` -> (the human
+    texts, the same dates in ISO ``YYYY-MM-DD``), generated offline with ``datetime``."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"make_dates: n must be a positive integer, got {n!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"make_dates: rng must be a numpy Generator, got {type(rng).__name__}")
+    if not (isinstance(first_year, int) and isinstance(last_year, int)
+            and 1 <= first_year <= last_year <= 9999):
+        raise ValueError(f"make_dates: need 1 <= first_year <= last_year <= 9999, got "
+                         f"{first_year!r} and {last_year!r}")
+    start = datetime.date(first_year, 1, 1).toordinal()
+    stop = datetime.date(last_year, 12, 31).toordinal()
+    days = rng.integers(start, stop + 1, size=int(n))
+    formats = list(DATE_FORMATS)
+    which = rng.integers(0, len(formats), size=int(n))
+    dates = [datetime.date.fromordinal(int(d)) for d in days]
+    return ([format_date(d, formats[int(f)]) for d, f in zip(dates, which, strict=True)],
+            [d.isoformat() for d in dates])

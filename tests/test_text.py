@@ -101,3 +101,60 @@ def test_on_the_real_names():
 def test_errors_name_the_function(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --- dates -------------------------------------------------------------------------------------
+
+
+def test_format_date_writes_every_format_of_its_table():
+    import datetime
+
+    from nnlib.text import DATE_FORMATS, format_date
+
+    for fmt, example in DATE_FORMATS.items():
+        assert format_date(datetime.date(2021, 4, 3), fmt) == example
+    assert format_date(datetime.date(1999, 12, 11), "month dth yyyy") == "december 11th 1999"
+    assert format_date(datetime.date(1999, 12, 22), "month dth yyyy") == "december 22nd 1999"
+    assert format_date(datetime.date(2000, 2, 29), "Weekday, Month d, yyyy") == \
+        "Tuesday, February 29, 2000"
+    with pytest.raises(ValueError, match="format_date: unknown format"):
+        format_date(datetime.date(2000, 1, 1), "%d/%m/%y")
+    with pytest.raises(ValueError, match="format_date: day must be"):
+        format_date("2000-01-01", "dd/mm/yyyy")
+
+
+def test_make_dates_pairs_human_texts_with_their_iso_dates():
+    import datetime
+
+    from nnlib.text import DATE_FORMATS, format_date, make_dates
+
+    human, iso = make_dates(2000, rng=np.random.default_rng(0))
+    assert len(human) == len(iso) == 2000
+    for h, i in zip(human, iso, strict=True):
+        day = datetime.date.fromisoformat(i)
+        assert 1950 <= day.year <= 2049 and len(i) == 10
+        assert h in {format_date(day, f) for f in DATE_FORMATS}
+    used = {f for h, i in zip(human, iso, strict=True) for f in DATE_FORMATS
+            if format_date(datetime.date.fromisoformat(i), f) == h}
+    assert used == set(DATE_FORMATS)
+    assert len(set(iso)) > 1900   # drawn over 36,524 days
+    again = make_dates(2000, rng=np.random.default_rng(0))
+    assert again == (human, iso)
+    other = make_dates(5, rng=np.random.default_rng(2))
+    assert make_dates(5, rng=np.random.default_rng(1)) != other
+    one_year = make_dates(50, rng=np.random.default_rng(3), first_year=2020, last_year=2020)[1]
+    assert all(i.startswith("2020-") for i in one_year)
+
+
+@pytest.mark.parametrize(("kwargs", "pattern"), [
+    (dict(n=0), "n must be a positive integer"),
+    (dict(n=True), "n must be a positive integer"),
+    (dict(n=3, rng=None), "rng must be a numpy Generator"),
+    (dict(n=3, first_year=2000, last_year=1999), "need 1 <= first_year"),
+])
+def test_make_dates_refuses_bad_arguments(kwargs, pattern):
+    from nnlib.text import make_dates
+
+    kwargs = {"rng": np.random.default_rng(0), **kwargs}
+    with pytest.raises(ValueError, match=f"make_dates: {pattern}"):
+        make_dates(**kwargs)
