@@ -392,6 +392,8 @@ def _prf(bug=None):
         tp = np.diag(C) if bug == "int_out" else np.diag(C).astype(float)
         p = safe(tp, C.sum(axis=0), K)
         r = safe(tp, C.sum(axis=1), K)
+        if bug == "tp_twice":         # fp taken as the whole column, which holds tp already
+            p = safe(tp, tp + C.sum(axis=0), K)
         if bug == "swapped":
             p, r = r, p
         if bug == "f1_arithmetic":
@@ -409,6 +411,9 @@ def _prf(bug=None):
             if bug == "macro_harmonic":
                 mp, mr = p.mean(), r.mean()
                 return float(mp), float(mr), float(2 * mp * mr / (mp + mr))
+            if bug == "macro_weighted":
+                w = C.sum(axis=1) / C.sum()
+                return float(p @ w), float(r @ w), float(f @ w)
             if bug == "macro_arrays":
                 return p.mean(keepdims=True), r.mean(keepdims=True), f.mean(keepdims=True)
             return float(p.mean()), float(r.mean()), float(f.mean())
@@ -433,6 +438,8 @@ def _prf(bug=None):
     ("macro_present", r"averages only over the classes that occur"),
     ("macro_harmonic", r"harmonic mean of macro precision and macro recall"),
     ("macro_arrays", r"tuple of three Python floats"),
+    ("tp_twice", r"counts the correct\s+predictions twice"),          # numbers only before
+    ("macro_weighted", r"average=\"weighted\"\)\. Macro is the plain mean"),  # numbers only
 ])
 def test_precision_recall_f1_messages(bug, message):
     checks.precision_recall_f1(_prf())
@@ -501,7 +508,11 @@ def _cv(bug=None):
         if bug == "new_rng":
             rng = np.random.default_rng(12345)
         scores = []
-        for tr, va in kfold(N, k, rng):
+        folds = kfold(N, k, rng)
+        for i in range(k):
+            tr, va = kfold(N, k, rng)[i] if bug == "redrawn" else folds[i]
+            if bug == "swapped":
+                tr, va = va, tr
             if bug == "sklearn_order":
                 scores.append(train_and_score(X[tr], X[va], y[tr], y[va]))
             elif bug == "misaligned":
@@ -519,7 +530,9 @@ def _cv(bug=None):
     ("sklearn_order", r"not scikit-learn's X_train, X_test, y_train, y_test"),
     ("mean", r"as an array of shape \(4,\)"),
     ("misaligned", r"the rows of y do not match the rows of X"),
-    ("new_rng", r"did not receive the validation rows of fold 1"),
+    ("new_rng", r"did not receive the validation rows of fold 1.*with the rng\s+passed in"),
+    ("redrawn", r"repeat or miss rows.*call kfold_indices again inside the loop"),
+    ("swapped", r"validation rows as its training data.*\(train_idx, val_idx\), in that order"),
 ])
 def test_cross_validate_messages(bug, message):
     checks.cross_validate(_cv(), _kfold())

@@ -669,6 +669,14 @@ def precision_recall_f1(fn: Callable[..., Any]) -> None:
             "examples of the class (the column sums of C), recall by the number of TRUE examples "
             "(the row sums).")
     call = "precision_recall_f1([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], 3)"
+    tp, predicted, true = np.array([1.0, 1.0, 2.0]), np.full(3, 2.0), np.array([2.0, 1.0, 3.0])
+    for what, got, total, errors in (("precision", P, predicted, "false positives"),
+                                     ("recall", R, true, "false negatives")):
+        ensure(not np.allclose(got, tp / (tp + total)),
+               f"the {what} of {call} is {np.round(got, 4).tolist()}: it counts the correct "
+               f"predictions twice, tp / (tp + {errors}) with the {errors} taken as the whole "
+               f"{'column' if what == 'precision' else 'row'} of C, which already holds tp (its "
+               "diagonal entry). The errors of class k are its column (or row) minus C[k, k].")
     assert_close(P, exp_P, name=f"the precision of {call}", layout="(K,) = (3,)", reveal=True)
     assert_close(R, exp_R, name=f"the recall of {call}", layout="(K,) = (3,)", reveal=True)
     ensure(not np.allclose(F, (exp_P + exp_R) / 2),
@@ -723,6 +731,11 @@ def precision_recall_f1(fn: Callable[..., Any]) -> None:
             'the macro F1 of precision_recall_f1([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], 3, '
             'average="macro") is the harmonic mean of macro precision and macro recall; macro F1 '
             "is the mean of the per-class F1 values (here (1/2 + 2/3 + 4/5) / 3).")
+    ensure(not np.isclose(macro3[0], np.average(exp_P, weights=true)),
+           'the macro precision of precision_recall_f1([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], '
+           f'3, average="macro") is {macro3[0]:.4g}, the mean weighted by each class\'s number '
+           'of true examples (scikit-learn\'s average="weighted"). Macro is the plain mean over '
+           "the K classes: every class counts the same, however many examples it has.")
     assert_close(macro3, (2 / 3, 13 / 18, (1 / 2 + 2 / 3 + 4 / 5) / 3),
                  name='precision_recall_f1([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], 3, '
                       'average="macro")', reveal=True)
@@ -916,7 +929,7 @@ def cross_validate(fn: Callable[..., Any], kfold_indices: Callable[..., Any]) ->
             "cross_validate should return the 4 scores as an array of shape (4,), got shape "
             f"{np.shape(scores)}")
     assert_close(scores, [1.0, 2.0, 3.0, 4.0],
-                 name="the scores returned by cross_validate (one per call, in order)",
+                 name="cross_validate (its k scores, one per call, in order)",
                  layout="(k,) = (4,)", reveal=True)
     for i, (xt, yt, xv, yv) in enumerate(calls):
         ensure(np.array_equal(yt, 10 * xt) and np.array_equal(yv, 10 * xv),
@@ -927,10 +940,24 @@ def cross_validate(fn: Callable[..., Any], kfold_indices: Callable[..., Any]) ->
         ensure(len(xt) + len(xv) == 11,
                 f"call {i + 1}: training and validation rows together should be all 11 rows")
     folds = kfold_indices(11, 4, np.random.default_rng(8))
+    for i, ((tr, va), (xt, _, xv, _)) in enumerate(zip(folds, calls, strict=False)):
+        ensure(not (np.array_equal(np.sort(xt), np.sort(va))
+                    and np.array_equal(np.sort(xv), np.sort(tr))),
+               f"call {i + 1} received fold {i + 1}'s validation rows as its training data, and "
+               "its training rows as validation data: each fold of kfold_indices is the pair "
+               "(train_idx, val_idx), in that order.")
+    seen = np.sort(np.concatenate([c[2] for c in calls]))
+    ensure(np.array_equal(seen, np.arange(11)),
+           "the validation rows of the 4 calls should cover each of the 11 rows exactly once, "
+           "as the folds of ONE call of kfold_indices do; yours repeat or miss rows (validated "
+           f"rows: {seen.tolist()}). Did you call kfold_indices again inside the loop? Call it "
+           "once, before the loop, and go through its folds.")
     for i, ((_, va), (_, _, xv, _)) in enumerate(zip(folds, calls, strict=False)):
         ensure(np.array_equal(np.sort(xv), np.sort(va)),
                 f"call {i + 1} did not receive the validation rows of fold {i + 1} of "
-                "kfold_indices(N, k, rng)")
+                "kfold_indices(N, k, rng), although the folds cover every row once: they come "
+                "from another permutation. Call kfold_indices(X.shape[0], k, rng) with the rng "
+                "passed in (no generator of your own, no other draw from rng before it).")
     print("✔ cross_validate passes the visible checks")
 
 
