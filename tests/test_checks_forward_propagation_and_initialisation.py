@@ -235,3 +235,19 @@ def test_hidden_messages_name_no_hidden_seed(sol):
 
     message = _fails(checks.xavier_uniform_hidden, too_narrow, r"<a hidden generator>")
     assert not re.search(r"default_rng\(\d+\)", message)
+
+
+def test_mlp_forward_hand_scores_show_got_and_expected():
+    """The (1, 1) scores of the hand example (printed by the notebook) are shown when wrong."""
+    def doubled(X, params, activation="relu"):
+        caches, h = [], X
+        for i, (W, b) in enumerate(params):
+            z, act = h @ W + b, None
+            if i < len(params) - 1:
+                z, act = ACTIVATIONS[activation](z)
+                z = 2 * z
+            caches.append(((h, W, b), act))
+            h = z
+        return h, caches
+
+    _fails(checks.mlp_forward, doubled, r"Got 2\.25, expected 1\.25")

@@ -238,7 +238,7 @@ def mlp_forward(fn: Fn) -> None:
             "the next layer's input, is what ACTIVATIONS[activation](z) returns: did you compute "
             "the activation but keep z?")
     assert_close(scores, [[1.25]], name="mlp_forward(X_hand, params_hand)[0]",
-                 layout="(N, K) = (1, 1)")
+                 layout="(N, K) = (1, 1)", reveal=True)    # the cell above printed it
     if not (isinstance(caches, list | tuple) and len(caches) == 2):
         got = len(caches) if isinstance(caches, list | tuple) else type(caches).__name__
         raise GradingError("mlp_forward(X_hand, params_hand) should return one cache per layer "
