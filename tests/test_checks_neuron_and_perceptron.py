@@ -277,3 +277,55 @@ def test_check_cells_fit_on_a_screen_and_call_the_lesson_checks():
             assert len(lines) <= 10, (cell.id, len(lines))
             assert "from nncourse.checks import neuron_and_perceptron as checks" in cell.source
             assert re.search(r"^checks\.\w+\(\w+\)$", cell.source, re.M), cell.id
+
+
+# --- the learner's report of lesson 01 --------------------------------------------------------
+
+EARLY_STOP = '''
+def train_perceptron(X, y, *, epochs, lr, rng):
+    N, D = X.shape
+    w, b = np.zeros(D), 0.0
+    errors = []
+    for epoch in range(epochs):
+        count = 0
+        for i in rng.permutation(N):
+            if step(weighted_sum(X[i], w, b)) != y[i]:
+                count += 1
+            w, b = perceptron_update(w, b, X[i], y[i], lr)
+        errors.append(count)
+        if count == 0:
+            break
+    return w, b, np.array(errors)
+'''
+
+
+@pytest.mark.parametrize(("exercise", "source", "message", "absent"), [
+    ("weighted_sum", "def weighted_sum(x, w, b):\n    return w @ x + b\n",
+     r"X_check = \[\[1, 2, 3\].*computes w @ x: the operands are swapped", None),
+    ("step", "def step(z):\n    return float(z >= 0)\n",
+     r"float\(\.\.\.\), int\(\.\.\.\) and the `math` functions take a single number.*astype",
+     r"Hint: the `math` module"),
+    ("step", "def step(z):\n    z = np.asarray(z)\n    out = np.zeros_like(z)\n"
+     "    out[z >= 0] = 1.0\n    return out\n",
+     r"an integer z, returned dtype int64.*zeros_like", None),
+    ("sigmoid_unit", "def sigmoid_unit(x, w, b):\n    return step(weighted_sum(x, w, b))\n",
+     r"returned 1\.0 for the weighted sum 0.*threshold \(step\) in place of the sigmoid",
+     r"factor"),
+    ("perceptron_update", "def perceptron_update(w, b, x, y, lr):\n"
+     "    err = y - step(weighted_sum(x, w, b))\n    return b + lr * err, w + lr * err * x\n",
+     r"Did you return \(b_new, w_new\)\?", r"axis"),
+    ("perceptron_update", "def perceptron_update(w, b, x, y, lr):\n"
+     "    err = y - 1 / (1 + np.exp(-weighted_sum(x, w, b)))\n"
+     "    return w + lr * err * x, b + lr * err\n",
+     r"half as far.*as the sigmoid gives.*predicts with step", r"1/N"),
+    ("train_perceptron", EARLY_STOP,
+     r"has 2 entries, one per epoch that ran: did you stop early.*no early stop", r"reduce"),
+])
+def test_report_mistakes_are_named(exercise, source, message, absent):
+    fn = _with(x=source)[exercise]
+    with pytest.raises(GradingError) as info:
+        getattr(checks, exercise)(fn)
+    text = str(info.value)
+    assert re.search(message, text, re.S), text
+    if absent:
+        assert not re.search(absent, text), text

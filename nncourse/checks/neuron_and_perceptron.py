@@ -115,12 +115,19 @@ def weighted_sum(fn: Callable[..., Any]) -> None:
                         [0.0, 0.0, 0.0],
                         [-1.0, 0.0, 1.0]])
     z_check = call(fn, X_check, w_check, 0.5, name="weighted_sum(X_check, w_check, 0.5)")
+    ensure(not looks_like(z_check, w_check @ X_check + 0.5),
+           "weighted_sum(X_check, w_check, 0.5), with X_check = [[1, 2, 3], [0, 0, 0], [-1, 0, "
+           "1]], computes w @ x: the operands are swapped. A batch x of shape (N, D) pairs each "
+           "example's row with w, x @ w (x first); w @ x only runs here because X_check is "
+           "square.")
     ensure(not looks_like(z_check, (X_check * w_check).sum(axis=0) + 0.5),
            "weighted_sum(X_check, w_check, 0.5) adds up the products over the examples (axis 0) "
            "instead of over the features: each example's z is the sum of its own D products "
            "x[n, d] * w[d]. Sum over the last axis (axis=-1), or use x @ w, which works for one "
            "example and for a batch alike.")
-    assert_close(z_check, [5.0, 0.5, 2.0], name="weighted_sum(X_check, w_check, 0.5)",
+    assert_close(z_check, [5.0, 0.5, 2.0],
+                 name="weighted_sum(X_check, w_check, 0.5) with X_check = [[1, 2, 3], [0, 0, 0], "
+                      "[-1, 0, 1]], w_check = [0.5, -1, 2]",
                  layout="(N,) = (3,)", reveal=True)
     assert_close(call(fn, X_check[:1], w_check, -1.0,
                       name="weighted_sum(X_check[:1], w_check, -1.0)"), [3.5],
@@ -176,7 +183,7 @@ def step(fn: Callable[..., Any]) -> None:
     - it is your own code: it neither is, nor calls, ``nnlib.perceptron.step``;
     - ``step(np.array([-2.0, -0.5, 0.0, 0.5, 3.0]))`` gives 0, 0, 1, 1, 1: the course's
       convention ``step(0) = 1``;
-    - the result holds floats (0.0 and 1.0), not booleans;
+    - the result holds floats (0.0 and 1.0), not booleans, also for an integer ``z``;
     - ``z`` is left unchanged;
     - a 2-D ``z`` gives a result of the same shape, and ``-1e-12`` is still negative;
     - a single number (``np.float64(0.0)``, ``np.array(-2.0)``, ``np.float64(3.0)``: what
@@ -186,6 +193,17 @@ def step(fn: Callable[..., Any]) -> None:
     forbid_reference(fn, nnlib.perceptron.step, args=(np.array([-1.0, 0.0, 1.0]),))
 
     z_check = np.array([-2.0, -0.5, 0.0, 0.5, 3.0])
+    try:
+        fn(z_check.copy())
+    except TypeError as exc:
+        if "convert" in str(exc):
+            raise GradingError(
+                f"step(np.array([-2.0, -0.5, 0.0, 0.5, 3.0])) raised TypeError ({exc}): "
+                "float(...), int(...) and the `math` functions take a single number, not an "
+                "array. Convert "
+                "the whole comparison z >= 0 at once with .astype(float) (or np.where).") from None
+    except Exception:
+        pass  # the call below reports it
     out = call(fn, z_check, name="step(np.array([-2.0, -0.5, 0.0, 0.5, 3.0]))")
     if (out is not None and np.shape(out) == (5,) and np.asarray(out)[2] != 1
             and np.array_equal(np.asarray(out)[[0, 1, 3, 4]], [0, 0, 1, 1])):
@@ -200,6 +218,14 @@ def step(fn: Callable[..., Any]) -> None:
            f"{np.asarray(out).dtype}: convert with .astype(float)")
     ensure(np.array_equal(z_check, [-2.0, -0.5, 0.0, 0.5, 3.0]),
            "step modified its input z in place: build a new array instead of writing into z")
+    out_int = call(fn, np.array([-1, 0, 2]), name="step(np.array([-1, 0, 2]))")
+    assert_close(out_int, [0, 1, 1], name="step(np.array([-1, 0, 2])) (an integer z)",
+                 layout="(3,)", reveal=True)
+    ensure(np.asarray(out_int).dtype.kind == "f",
+           f"step(np.array([-1, 0, 2])), an integer z, returned dtype {np.asarray(out_int).dtype}: "
+           "step should return floats (0.0 and 1.0) whatever the dtype of z. np.zeros_like(z) and "
+           "np.where(..., z, ...) keep z's integer dtype; build floats instead (np.zeros(z.shape), "
+           "or .astype(float) on the comparison).")
     assert_close(call(fn, np.array([[-1.0, 1.0], [0.0, -1e-12]]),
                       name="step(np.array([[-1.0, 1.0], [0.0, -1e-12]]))"),
                  [[0, 1], [1, 0]], name="step(np.array([[-1.0, 1.0], [0.0, -1e-12]]))",
@@ -261,8 +287,12 @@ def sigmoid_unit(fn: Callable[..., Any]) -> None:
     forbid_reference(fn, nnlib.perceptron.sigmoid_unit, nnlib.activations.sigmoid,
                      nnlib.activations.sigmoid_forward, args=(np.zeros((2, 3)), np.ones(3), 0.0))
 
-    assert_close(call(fn, np.zeros(3), np.ones(3), 0.0,
-                      name="sigmoid_unit(np.zeros(3), np.ones(3), 0.0)"), 0.5,
+    a0 = call(fn, np.zeros(3), np.ones(3), 0.0, name="sigmoid_unit(np.zeros(3), np.ones(3), 0.0)")
+    ensure(not (_one_number(a0) == 1.0),
+           "sigmoid_unit(np.zeros(3), np.ones(3), 0.0) returned 1.0 for the weighted sum 0, "
+           "where the sigmoid gives 1 / (1 + exp(0)) = 0.5: a threshold (step) in place of the "
+           "sigmoid? The sigmoid unit passes z through the smooth sigmoid, not the step.")
+    assert_close(a0, 0.5,
                  name="sigmoid_unit(np.zeros(3), np.ones(3), 0.0)", layout="() (one example)",
                  reveal=True)
     a = call(fn, np.array([[1.0, 1.0], [-1.0, -1.0]]), np.array([1.0, 0.0]), 0.0,
@@ -355,6 +385,16 @@ def perceptron_update(fn: Callable[..., Any]) -> None:
            f"{type(result).__name__}"
            + (f" of length {len(result)}" if isinstance(result, tuple | list) else ""))
     w_ex_new, b_ex_new = result
+    if np.ndim(w_ex_new) == 0 and np.shape(b_ex_new) == (2,):
+        raise GradingError(
+            "perceptron_update(w, 0.0, x, 0, 0.5) returned a single number first and an array "
+            "of shape (2,) second: the order is (w_new, b_new), the weights first. Did you "
+            "return (b_new, w_new)?")
+    if np.shape(w_ex_new) == (2,) and looks_like(w_ex_new, [-0.25, -0.5]):
+        raise GradingError(
+            "perceptron_update moved w half as far as it should on the worked example (w = 0, "
+            "b = 0, x = (1, 2), y = 0, lr = 0.5): at z = 0 your prediction is 0.5, as the "
+            "sigmoid gives. The perceptron predicts with step: y_hat = step(z) = 1 there.")
     if (np.shape(w_ex_new) == (2,) and np.allclose(np.asarray(w_ex_new, dtype=float), 0.0)
             and _one_number(b_ex_new) == 0.0):
         raise GradingError(
@@ -492,6 +532,12 @@ def train_perceptron(fn: Callable[..., Any]) -> None:
     ensure(np.isclose(b_num, -0.5),  # type: ignore[arg-type]
            f"b after training on that single example: got {b_num:.6g}, expected -0.5 (b starts "
            "at 0.0 and the only mistake, in epoch 1, adds lr * (y - y_hat) = 0.5 * (0 - 1))")
+    if isinstance(errors_t, np.ndarray | list) and 0 < len(errors_t) < 3:
+        raise GradingError(
+            f"errors for that single example over 3 epochs has {len(errors_t)} entr"
+            f"{'y' if len(errors_t) == 1 else 'ies'}, one per epoch that ran: did you stop early "
+            "once an epoch made no mistake? The text asks for all `epochs` epochs (no early "
+            "stop), one count each: later epochs simply count 0.")
     assert_close(errors_t, [1, 0, 0], name="errors for that single example over 3 epochs",
                  layout="(epochs,) = (3,)", reveal=True)
 
