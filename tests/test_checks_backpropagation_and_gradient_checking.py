@@ -385,3 +385,47 @@ def test_sgd_step_wrong_direction_is_named():
         return {k: params[k] + lr * grads[k] for k in params}
 
     _fails(checks.sgd_step, uphill, r"moved up the gradient.*sign")
+
+
+def test_rel_error_denominators_are_named():
+    """Numbers only before: max(|a|, |b|) as the denominator, and one ratio for the array."""
+    def larger(a, b, eps=1e-8):
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        return float(np.max(np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), eps)))
+
+    _fails(checks.rel_error, larger, r"your denominator is 2.*\|a\| \+ \|b\| = 1 \+ 2 = 3")
+
+    def one_ratio(a, b, eps=1e-8):
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        return float(np.max(np.abs(a - b)) / max(np.sum(np.abs(a) + np.abs(b)), eps))
+
+    _fails(checks.rel_error, one_ratio, r"one ratio for the whole array.*per entry")
+
+
+def test_sigmoid_backward_with_tanh_derivative_is_named():
+    _fails(checks.sigmoid_backward, lambda dout, out: dout * (1 - out ** 2),
+           r"derivative of tanh")
+
+
+def test_ce_backward_without_the_softmax_term_is_named():
+    """It read "shifted by the same constant", which did not point at the missing term."""
+    def onehot_only(logits, y):
+        d = np.zeros_like(logits)
+        d[np.arange(len(y)), y] = -1
+        return d / len(y)
+
+    _fails(checks.softmax_cross_entropy_backward, onehot_only, r"first term.*every logit")
+
+
+def test_two_layer_skipping_relu_backward_is_named(sol):
+    def skipped(X, y, params):
+        z1, cache1 = nnlib.layers.linear_forward(X, params["W1"], params["b1"])
+        h = np.maximum(z1, 0)
+        scores, cache2 = nnlib.layers.linear_forward(h, params["W2"], params["b2"])
+        loss = -np.mean(nnlib.activations.log_softmax(scores)[np.arange(len(y)), y])
+        dscores = sol["softmax_cross_entropy_backward"](scores, y)
+        dh, dW2, db2 = sol["linear_backward"](dscores, cache2)
+        _, dW1, db1 = sol["linear_backward"](dh, cache1)
+        return float(loss), {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+
+    _fails(checks.two_layer_loss_and_grads, skipped, r"skips the ReLU.*relu_backward")

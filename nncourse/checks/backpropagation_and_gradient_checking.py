@@ -205,6 +205,14 @@ def _rel_number(fn: Fn, a: np.ndarray, b: np.ndarray, call_text: str) -> float:
     )
 
 
+def _one_ratio(text: str, value: float) -> GradingError:
+    return GradingError(
+        f"{text} returned {value:.4g}: one ratio for the whole array, the difference divided by "
+        "a denominator taken over all entries (large entries swamp the error of a small one). "
+        "rel_error is per entry: each entry's difference over that entry's own |a| + |b|, then "
+        "the worst of those ratios.")
+
+
 @exercise_check
 def rel_error(fn: Fn) -> None:
     """Visible checks of ``rel_error(a, b, eps=1e-8) -> float``:
@@ -225,6 +233,13 @@ def rel_error(fn: Fn) -> None:
         raise GradingError(
             f"{text} returned 1/12, the average of the entries' errors. rel_error reports the "
             "WORST entry (max), not an average: one bad entry must not hide among good ones.")
+    if np.isclose(worst, 1 / 9):
+        raise _one_ratio(text, worst)
+    if np.isclose(worst, 1 / 2):
+        raise GradingError(
+            f"{text} returned 0.5 = 1 / 2: at the last entry your denominator is 2, max(|a|, |b|) "
+            "or one of them alone. The denominator is |a| + |b| = 1 + 2 = 3 there (floored at "
+            "eps): both values count, so rel_error is symmetric and at most 1.")
     assert_close(worst, 1 / 3, name=text, what="a float", reveal=True)
     # Opposite signs: |1 - (-1)| / (|1| + |-1|) = 1.
     signs = _rel_number(fn, np.array([1.0]), np.array([-1.0]),
@@ -239,8 +254,10 @@ def rel_error(fn: Fn) -> None:
                  name=text, what="a float")
     # entry 0: 0.1 / 2.1; entry 1: 0; the worst entry counts
     text = "rel_error(np.array([1.0, 100.0]), np.array([1.1, 100.0]))"
-    assert_close(_rel_number(fn, np.array([1.0, 100.0]), np.array([1.1, 100.0]), text),
-                 0.1 / 2.1, name=text, what="a float", reveal=True)
+    per_entry = _rel_number(fn, np.array([1.0, 100.0]), np.array([1.1, 100.0]), text)
+    if any(np.isclose(per_entry, 0.1 / d) for d in (202.1, 200.0, 2 * 202.1)):
+        raise _one_ratio(text, per_entry)
+    assert_close(per_entry, 0.1 / 2.1, name=text, what="a float", reveal=True)
     # two entries differ: 2 / 4 and 1 / 3; the larger one is the answer
     text = "rel_error(np.array([[-3.0, 1.0]]), np.array([[-1.0, 2.0]]))"
     two = _rel_number(fn, np.array([[-3.0, 1.0]]), np.array([[-1.0, 2.0]]), text)
@@ -463,6 +480,11 @@ def sigmoid_backward(fn: Fn) -> None:
             "cache already is sigmoid(x), the output of the forward pass: use it as it is.")
     if looks_like(dx, out * (1 - out)):
         raise _no_dout(text)
+    if looks_like(dx, dout * (1 - out ** 2)):
+        raise GradingError(
+            f"{text}: your dx uses the derivative of tanh (written with its output), not that "
+            "of sigmoid. Derive sigmoid's derivative from 1/(1 + e^(-x)) (lesson 02) and write "
+            "it with the output out that the cache holds.")
     assert_close(dx, [[0.5, 0.09, -0.16, 0.0]], name=text, layout="(1, 4)", reveal=True)
     rng = np.random.default_rng(7)
     _gradcheck(nnlib.activations.sigmoid_forward, fn, rng.normal(size=(3, 4)) * 3, names=("x",),
@@ -531,6 +553,13 @@ def softmax_cross_entropy_backward(fn: Fn) -> None:
             "(axis=0): each column sums to 1. Softmax gives one distribution per example, over "
             "the K classes of its row: use nnlib's softmax, or take the row maximum and the row "
             "sums with axis=1 (and keepdims=True).")
+    onehot_eq = np.array([[1.0, 0, 0], [0, 0, 1.0]])
+    if looks_like(d_eq, -onehot_eq / 2) or looks_like(d_eq, -onehot_eq):
+        raise GradingError(
+            f"{text}: only the true class's entry of each row is nonzero, so your result is the "
+            "gradient of the first term -z[n, y_n] alone. The second term, the log of the sum "
+            "of e^z over the row, depends on every logit of the row: its gradient is nonzero "
+            "for every class (section 6, second bullet).")
     assert_close(d_eq, np.array([[-2.0, 1.0, 1.0], [1.0, 1.0, -2.0]]) / 6, name=text,
                  layout="(N, K) = (2, 3)")
     text = "softmax_cross_entropy_backward(np.array([[1000.0, -1000.0, 0.0]]), np.array([1]))"
@@ -703,6 +732,19 @@ def two_layer_loss_and_grads(fn: Fn) -> None:
             "the loss of two_layer_loss_and_grads(X, y, params) for N = 6 examples is 6 times "
             "the expected one: is your loss the mean over N (np.mean), not the sum?")
     assert_close(loss, expected_loss, name=f"the loss of {text} (N = 6)", what="a float")
+    # The gradients of a backward pass that goes from the second dense layer straight to the
+    # first, without relu_backward in between.
+    h = np.maximum(X @ params["W1"] + params["b1"], 0)
+    dscores = _ce_gradient(h @ params["W2"] + params["b2"], y)
+    dh, dW2, _ = nnlib.layers.linear_backward(dscores, (h, params["W2"], params["b2"]))
+    dW1_skipped = nnlib.layers.linear_backward(dh, (X, params["W1"], params["b1"]))[1]
+    if looks_like(g["W2"], dW2) and looks_like(g["W1"], dW1_skipped):
+        raise GradingError(
+            f"{text}: grads[\"W2\"] is right, but grads[\"W1\"] is what you get when the "
+            "gradient skips the ReLU: it went from the second dense layer straight to the "
+            "first. Backpropagation visits every node of the forward pass in reverse: call "
+            "relu_backward, with the cache relu_forward left, between the two linear_backward "
+            "calls.")
     for key in KEYS:
         p = {k: v.copy() for k, v in params.items()}
 
