@@ -24,7 +24,7 @@ from nncourse.testing import GradingError, hidden_seed
 
 NAME = "14_seq2seq_and_attention"
 EXERCISES = ["scaled_dot_product_attention_forward", "scaled_dot_product_attention_backward",
-             "positional_encoding", "multihead_self_attention"]
+             "positional_encoding", "multihead_self_attention", "greedy_decode"]
 #: How the backward pass would read in a message or docstring: none of these may appear.
 DERIVED = re.compile(r"dP - |g_m - g|sum\(P \* dP|\(dP - |dS @ k|dS\^T @ q|P\^T @ dout|"
                      r"p_m\s*\(g", re.I)
@@ -77,6 +77,7 @@ REFS = {
     "scaled_dot_product_attention_backward": att.scaled_dot_product_attention_backward,
     "positional_encoding": att.positional_encoding,
     "multihead_self_attention": _mha_ref,
+    "greedy_decode": checks._ref_greedy,
 }
 
 
@@ -87,7 +88,7 @@ def test_the_references_score_nothing(exercise):
     def wrapper(*args):
         return ref(*args)
 
-    if exercise != "multihead_self_attention":
+    if exercise not in ("multihead_self_attention", "greedy_decode"):
         _fails(getattr(checks, exercise), ref, "reference implementation")
     _fails(getattr(checks, exercise), wrapper, "reference implementation")
 
@@ -307,6 +308,7 @@ HIDDEN = [
      checks._make_backward_case),
     ("positional_encoding", att.positional_encoding, checks._make_pe_case),
     ("multihead_self_attention", _mha_ref, checks._make_mhsa_case),
+    ("greedy_decode", checks._ref_greedy, checks._make_greedy_case),
 ]
 
 
@@ -319,6 +321,11 @@ def test_hidden_messages_show_no_hidden_value(exercise, ref, make):
         if isinstance(out, tuple):
             return tuple(o * (1 + 1e-3) + 1e-4 for o in out)
         return out * (1 + 1e-3) + 1e-4
+
+    if exercise == "greedy_decode":
+        def slightly_off(step, h0, start, num_steps):  # noqa: F811 (tokens: integers)
+            out = checks._ref_greedy(step, h0, start, num_steps)
+            return (out + 1) % 2
 
     with pytest.raises(GradingError, match="hidden case") as info:
         getattr(checks, f"{exercise}_hidden")(slightly_off)
@@ -351,7 +358,7 @@ def test_hidden_checks_catch_a_small_error(sol, exercise):
         out = right(*args)
         first = out[0] if isinstance(out, tuple) else out
         first = np.array(first, dtype=float, copy=True)
-        first.flat[-1] += 0.1
+        first.flat[-1] += 0.1 if exercise != "greedy_decode" else 1
         return (first, *out[1:]) if isinstance(out, tuple) else first
 
     with pytest.raises(GradingError, match="hidden case"):
@@ -378,3 +385,47 @@ def test_no_visible_string_of_the_checks_states_the_backward_pass():
                and isinstance(n.value, str)]
     leaks = [s for s in strings if DERIVED.search(s)]
     assert not leaks, leaks
+
+
+# --- greedy_decode -----------------------------------------------------------------------------
+
+
+def _greedy(feed_back=True, carry=True, with_start=False, time_major=False, axis=1,
+            extra_call=False, as_float=False):
+    def fn(step, h0, start, num_steps):
+        h, prev, out = h0, start, ([start] if with_start else [])
+        for _ in range(num_steps + (1 if extra_call else 0)):
+            scores, h_new = step(prev, h)
+            h = h_new if carry else h0
+            nxt = scores.argmax(axis=axis)
+            prev = nxt if feed_back else start
+            out.append(nxt)
+        out = out[:num_steps + (1 if with_start else 0)]
+        tokens = np.stack(out, axis=0 if time_major else 1)
+        return tokens.astype(float) if as_float else tokens
+    return fn
+
+
+@pytest.mark.parametrize(("fn", "pattern"), [
+    (_greedy(feed_back=False), "feeds the start tokens"),
+    (_greedy(carry=False), "starts every step from h0"),
+    (_greedy(with_start=True), "leave the start tokens out"),
+    (_greedy(time_major=True), r"one row per sequence"),
+    (_greedy(axis=0), "raised|differs|shape"),
+    (_greedy(extra_call=True), "called step 7 times"),
+    (_greedy(as_float=True), "integer indices"),
+])
+def test_greedy_decode_mistakes_are_named(fn, pattern):
+    _fails(checks.greedy_decode, fn, pattern)
+
+
+def test_the_visible_greedy_case_tells_the_mistakes_apart():
+    def toy():
+        return checks._ToyDecoder(np.random.default_rng(1415), 7, 5)
+
+    rng = np.random.default_rng(1415)
+    checks._ToyDecoder(rng, 7, 5)
+    h0, start = rng.normal(size=(3, 5)), np.array([0, 3, 6])
+    right = checks._ref_greedy(toy(), h0, start, 6)
+    for options in (dict(feed_back=False), dict(carry=False)):
+        assert not np.array_equal(checks._wrong_greedy(toy(), h0, start, 6, **options), right)

@@ -1,11 +1,13 @@
 """The checks of lesson 14, sequence-to-sequence and attention
 (``solutions/14_seq2seq_and_attention``; ``course/`` for learners).
 
-Four exercises: ``scaled_dot_product_attention_forward`` / ``_backward`` (with a boolean mask,
-True where attending is allowed), ``positional_encoding`` (sinusoidal) and
-``multihead_self_attention``. ``<exercise>(fn)`` runs the visible checks (worked examples, a
-gradient check against central differences, targeted messages for classic mistakes);
-``<exercise>_hidden(fn)`` compares ``fn`` with ``nnlib.attention`` on cases drawn from
+Five exercises: ``scaled_dot_product_attention_forward`` / ``_backward`` (with a boolean mask,
+True where attending is allowed), ``positional_encoding`` (sinusoidal),
+``multihead_self_attention`` and the encoder-decoder's ``greedy_decode``.
+``<exercise>(fn)`` runs the visible checks (worked examples, a gradient check against central
+differences, targeted messages for classic mistakes); ``<exercise>_hidden(fn)`` compares ``fn``
+with ``nnlib.attention`` (``greedy_decode``: with a reference loop on toy decoders) on cases
+drawn from
 :func:`nncourse.testing.hidden_seed` (no leading dimension or two, one query or one key,
 Tq != Tk, odd sizes, masks, extreme scores). Deriving the backward pass is the lesson: no
 message states it.
@@ -34,6 +36,7 @@ __all__ = [
     "scaled_dot_product_attention_backward", "scaled_dot_product_attention_backward_hidden",
     "positional_encoding", "positional_encoding_hidden",
     "multihead_self_attention", "multihead_self_attention_hidden",
+    "greedy_decode", "greedy_decode_hidden",
 ]
 
 Fn = Callable[..., Any]
@@ -522,3 +525,141 @@ def multihead_self_attention_hidden(fn: Fn) -> None:
     __tracebackhide__ = True
     check_against_reference(fn, _ref_mhsa, _make_mhsa_case, name="multihead_self_attention",
                             seed=_seed("multihead_self_attention"), compare=lambda r: tuple(r))
+
+
+# ---------------------------------------------------------------------------------------------
+# greedy_decode
+# ---------------------------------------------------------------------------------------------
+
+
+class _ToyDecoder:
+    """A deterministic stand-in for a decoder step: h' = tanh(2 h + E[prev]), scores = h' U;
+    it counts its calls and records the tokens it was fed."""
+
+    def __init__(self, rng: np.random.Generator, V: int, H: int) -> None:
+        self.E = rng.normal(size=(V, H))
+        self.U = rng.normal(size=(H, V))
+        self.calls = 0
+        self.fed: list[np.ndarray] = []
+
+    def __call__(self, prev: Any, h: Any) -> tuple[np.ndarray, np.ndarray]:
+        self.calls += 1
+        prev = np.asarray(prev)
+        self.fed.append(prev.copy())
+        h_new = np.tanh(2.0 * np.asarray(h) + self.E[prev])
+        return h_new @ self.U, h_new
+
+
+def _ref_greedy(step: Fn, h0: np.ndarray, start: np.ndarray, num_steps: int) -> np.ndarray:
+    h, prev, out = h0, start, []
+    for _ in range(num_steps):
+        scores, h = step(prev, h)
+        prev = scores.argmax(axis=1)
+        out.append(prev)
+    return np.stack(out, axis=1)
+
+
+def _wrong_greedy(step: Fn, h0: np.ndarray, start: np.ndarray, num_steps: int, *,
+                  feed_back: bool = True, carry: bool = True) -> np.ndarray:
+    h, prev, out = h0, start, []
+    for _ in range(num_steps):
+        scores, h_new = step(prev, h)
+        h = h_new if carry else h0
+        nxt = scores.argmax(axis=1)
+        prev = nxt if feed_back else start
+        out.append(nxt)
+    return np.stack(out, axis=1)
+
+
+@exercise_check
+def greedy_decode(fn: Fn) -> None:
+    """Visible checks of ``greedy_decode(step, h0, start, num_steps) -> tokens``:
+
+    - it is your own loop, not the checks' reference;
+    - it returns an integer array (N, num_steps), the start tokens not included;
+    - it calls ``step`` exactly ``num_steps`` times, first with the start tokens;
+    - each step is fed the token chosen at the step before (not the start token again);
+    - the state returned by a step is passed to the next (not h0 every time);
+    - the token chosen is the argmax over the vocabulary (axis 1 of the scores), for each
+      sequence;
+    - num_steps = 1 and a batch of one work.
+    """
+    __tracebackhide__ = True
+    forbid_reference(fn, _ref_greedy, name="greedy_decode")
+    rng = np.random.default_rng(1415)
+    N, V, H, T = 3, 7, 5, 6
+    model = _ToyDecoder(rng, V, H)
+    h0, start = rng.normal(size=(N, H)), np.array([0, 3, 6])
+    text = f"greedy_decode(step, h0, start, num_steps={T}) with N = {N} sequences, V = {V}"
+    kept = (h0.copy(), start.copy())
+    tokens = call(fn, model, h0, start, T, name=text)
+    _unchanged("greedy_decode", [("h0", h0, kept[0]), ("start", start, kept[1])])
+    _require(model.calls == T, f"{text} called step {model.calls} times; expected {T}: one call "
+             "per output token.")
+    _require(np.shape(tokens) != (N, T + 1),
+             f"{text} returned shape (N, num_steps + 1) = {(N, T + 1)}: leave the start tokens "
+             "out, return only the num_steps tokens the decoder chose.")
+    _require(np.shape(tokens) != (T, N),
+             f"{text} returned shape (num_steps, N) = {(T, N)}: one row per sequence, (N, "
+             "num_steps) (stack the steps along axis 1).")
+    _require(np.shape(tokens) == (N, T), f"{text} returned shape {np.shape(tokens)}; expected "
+             f"(N, num_steps) = {(N, T)}.")
+    _require(np.array_equal(model.fed[0], start),
+             f"{text} did not feed the start tokens to the first step.")
+    want = _ref_greedy(_ToyDecoder(np.random.default_rng(1415), V, H), h0, start, T)
+    for wrong, why in [
+        (_wrong_greedy(_ToyDecoder(np.random.default_rng(1415), V, H), h0, start, T,
+                       feed_back=False), "feeds the start tokens at every step: each step must "
+         "read the token chosen at the step before (that is what decoding is)"),
+        (_wrong_greedy(_ToyDecoder(np.random.default_rng(1415), V, H), h0, start, T,
+                       carry=False), "starts every step from h0: pass on the state each step "
+         "returns"),
+    ]:
+        _require(not np.array_equal(tokens, wrong), f"{text} {why}.")
+    assert_close(tokens, want, name=text, layout="(N, num_steps)", reveal=True)
+    _require(np.issubdtype(np.asarray(tokens).dtype, np.integer),
+             f"{text} returned {np.asarray(tokens).dtype} values; expected integer indices.")
+
+    text = "greedy_decode(step, h0, start, num_steps=1) with a batch of one"
+    model = _ToyDecoder(np.random.default_rng(7), 4, 3)
+    h1, s1 = np.random.default_rng(8).normal(size=(1, 3)), np.array([2])
+    one = call(fn, model, h1, s1, 1, name=text)
+    assert_close(one, _ref_greedy(_ToyDecoder(np.random.default_rng(7), 4, 3), h1, s1, 1),
+                 name=text, layout="(N, num_steps) = (1, 1)", reveal=True)
+    _done("greedy_decode")
+
+
+def _make_greedy_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
+    N = 1 if kind == "batch of one" else int(rng.integers(2, 9))
+    V = int(rng.integers(2, 12)) if kind != "odd sizes" else 9
+    H = int(rng.integers(1, 7))
+    T = 1 if kind == "batch of one" else int(rng.integers(2, 12))
+    seed = int(rng.integers(0, 2**31))
+    h0 = rng.normal(size=(N, H)) * (10.0 if kind == "extreme values" else 1.0)
+    return _SeededDecoder(seed, V, H), h0, rng.integers(0, V, size=N), T
+
+
+class _SeededDecoder(_ToyDecoder):
+    """A toy decoder rebuilt from its seed, so the reference and the learner get equal ones."""
+
+    def __init__(self, seed: int, V: int, H: int) -> None:
+        super().__init__(np.random.default_rng(seed), V, H)
+        self.seed, self.V, self.H = seed, V, H
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _SeededDecoder:
+        return _SeededDecoder(self.seed, self.V, self.H)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _SeededDecoder) and other.seed == self.seed
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@exercise_check
+def greedy_decode_hidden(fn: Fn) -> None:
+    """Hidden checks of ``greedy_decode``: the tokens equal the reference's on generated toy
+    decoders (a batch of one with one step, odd vocabularies, random sizes, saturated states),
+    inputs unchanged."""
+    __tracebackhide__ = True
+    check_against_reference(fn, _ref_greedy, _make_greedy_case, name="greedy_decode",
+                            seed=_seed("greedy_decode"), layout="(N, num_steps)")
