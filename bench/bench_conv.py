@@ -129,7 +129,8 @@ def conv_row(case: tuple[str, int, int, int, int, int, int, int, int]) -> dict[s
         return torch.autograd.grad(out, (xt, wt, bt), dt)
 
     # The three products alone, on arrays of the shapes nnlib multiplies.
-    cols = np.ascontiguousarray(cache.cols)
+    # (C KH KW, N Ho Wo): the forward's chunks of im2col columns side by side
+    cols = np.ascontiguousarray(np.concatenate(cache.cols, axis=1))
     w2 = np.ascontiguousarray(w.reshape(F, -1))
     d2 = np.ascontiguousarray(dout.transpose(1, 0, 2, 3).reshape(F, -1))
 
