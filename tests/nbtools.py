@@ -129,7 +129,7 @@ def tool_env() -> dict[str, str]:
     return env
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True, timeout: float = 600):
+def run(cmd: list[str], cwd: Path, check: bool = True, timeout: float = 3600):
     proc = subprocess.run(cmd, cwd=cwd, env=tool_env(), capture_output=True, text=True,
                           timeout=timeout)
     if check and proc.returncode != 0:

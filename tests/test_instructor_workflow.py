@@ -35,7 +35,7 @@ def test_the_readme_documents_the_whole_workflow():
 
 def sh(cmd: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, shell=True, cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=1800)
     assert proc.returncode == 0, f"`{cmd}` exited {proc.returncode}:\n{proc.stderr[-3000:]}"
     return proc
 

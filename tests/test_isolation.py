@@ -332,7 +332,7 @@ def no_bwrap(tmp_path_factory):
 
     def grade(*extra: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "autograder.grade", A, *extra], cwd=root,
-                              env=env, capture_output=True, text=True, timeout=600)
+                              env=env, capture_output=True, text=True, timeout=3600)
 
     refused = grade()
     graded = grade("--no-isolation")

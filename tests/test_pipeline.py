@@ -43,7 +43,7 @@ from nbtools import (
 
 ALL = assignments()
 #: A hang guard, not a budget: a cell still running after this long is stuck.
-HANG_SECONDS = 300
+HANG_SECONDS = 900
 
 
 def test_there_is_a_notebook_per_folder_and_a_release_for_each():
