@@ -94,3 +94,9 @@ c.GenerateFeedback.preprocessors = [
     "autograder.preprocessors.RedactHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Feedback HTML (and the formgrader's view) is sanitized: a submission's markdown or HTML output
+# cannot put a <script>, an event handler or a javascript: link in front of the student or
+# the instructor (nbconvert's HTMLExporter does not sanitize by default, and its own sanitizer
+# escapes the paragraphs and tables of every markdown cell): autograder/feedback_html.py.
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.filters = {"clean_html": "autograder.feedback_html.clean_html"}
