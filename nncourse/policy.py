@@ -141,6 +141,8 @@ RULES: dict[str, str] = {
     "files",
     "raw-memory": "it reads memory outside an array's bounds, where the checks keep their data",
     "unsafe-load": "unpickling runs arbitrary code",
+    "hidden-cases": "it reaches the hidden checks or the seeds of their cases, which are drawn "
+    "for the grader alone",
 }
 
 _HOLD = ("Graded notebooks may not do this: the grader holds such a submission for a person to "
@@ -328,8 +330,14 @@ def _sys_rule(attr: str) -> str:
     return "import"  # sys.modules, sys.path, sys.meta_path and the rest of the machinery
 
 
+def _hidden_member(name: str) -> bool:
+    return name == "hidden_seed" or name.endswith("_hidden") or "HIDDEN_SALT" in name
+
+
 def _restricted_rule(dotted: str) -> str | None:
     """The rule refusing ``dotted`` when it names a refused member of a restricted module."""
+    if dotted.startswith("nncourse.") and any(_hidden_member(p) for p in dotted.split(".")):
+        return "hidden-cases"  # the hidden checks and their seeds run for the grader only
     for module, (allowed, rule) in _RESTRICTED.items():
         if dotted.startswith(module + "."):
             name = dotted[len(module) + 1:].split(".")[0]

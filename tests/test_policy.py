@@ -24,6 +24,13 @@ def rules(src: str) -> set[str]:
 
 # (snippet, the rule it must trip). Each is a line or three that an attacker would write.
 ATTACKS: list[tuple[str, str]] = [
+    # the hidden checks and the seeds of their cases are the grader's (a table of answers
+    # built from hidden_seed scored full marks)
+    ("from nncourse.testing import hidden_seed\nseed = hidden_seed('getting_started/one_hot')",
+     "hidden-cases"),
+    ("import nncourse.testing as t\nseed = t.hidden_seed('x')", "hidden-cases"),
+    ("from nncourse.checks import getting_started as c\nc.one_hot_hidden(one_hot)",
+     "hidden-cases"),
     # -- replacing the grading helpers, directly or through sys.modules -----------------------
     ("import nncourse.testing\nnncourse.testing.assert_close = lambda *a, **k: None", "patch"),
     ("from nncourse import testing\ntesting.assert_close = print", "patch"),
