@@ -1,8 +1,9 @@
 """The check cells kill mechanically generated wrong answers (issue 8's mutation score).
 
-Over lessons 01-09, at least 97 % of the mutants of the solution cells (see tests/mutation.py)
-must fail their exercise's checks, and every survivor must be an equivalent rewrite listed,
-with its reason, in tests/mutation_equivalent.txt.
+Over every lesson from 01 on (issue 8 asked it of 01-09; the lessons written since follow the
+same template and the same bar), at least 97 % of the mutants of the solution cells (see
+tests/mutation.py) must fail their exercise's checks, and every survivor must be an equivalent
+rewrite listed, with its reason, in tests/mutation_equivalent.txt.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from pathlib import Path
 import mutation
 import pytest
 
-LESSONS = [f"{i:02d}" for i in range(1, 10)]
+LESSONS = sorted(p.name[:2] for p in (Path(__file__).parents[1] / "solutions").iterdir()
+                 if p.is_dir() and p.name[:2].isdigit() and p.name[:2] != "00")
 EQUIVALENT = Path(__file__).with_name("mutation_equivalent.txt")
 MIN_SCORE = 0.97
 
