@@ -207,6 +207,35 @@ MISTAKES = [
     ("avg_pool2d_backward", "+= share", "= share", r"accumulate with \+="),
     ("avg_pool2d_backward", "share = dout / (k * k)", "share = np.ones(dout.shape) / (k * k)",
      r"does not depend on dout"),
+    # From the learner's report of 2026-12-07.
+    ("max_pool2d_backward", "winner = windows.reshape(N, C, Ho, Wo, k * k).argmax(axis=-1)",
+     "winner = windows.swapaxes(-1, -2).reshape(N, C, Ho, Wo, k * k).argmax(axis=-1)\n"
+     "    winner = (winner % k) * k + winner // k",
+     r"COLUMN-major order.*FIRST maximum in row-major order"),
+    ("max_pool2d_backward", "winner = windows.reshape(N, C, Ho, Wo, k * k).argmax(axis=-1)",
+     "winner = k * k - 1 - windows.reshape(N, C, Ho, Wo, k * k)[..., ::-1].argmax(axis=-1)",
+     r"to the LAST maximum.*FIRST maximum in row-major order"),
+    ("conv2d_forward_naive", "Wo = conv_output_size(W, KW, stride, padding)",
+     "Wo = conv_output_size(H, KH, stride, padding)", r"the same as Ho.*Wo comes from W and KW"),
+    ("max_pool2d_forward", "out = windows.max(axis=(4, 5))",
+     "out = windows.max(axis=(4, 5))\n    out = out[:, :, :, :out.shape[2]]",
+     r"the same as Ho.*Wo comes from W and KW"),
+    ("conv2d_forward_fast", "out = out.transpose(0, 3, 1, 2) + b[:, None, None]",
+     "out = out.reshape(out.shape[0], out.shape[3], out.shape[1], out.shape[2]) "
+     "+ b[:, None, None]", r"axes are in the wrong order.*transpose"),
+    ("conv2d_forward_fast", "out = out.transpose(0, 3, 1, 2) + b[:, None, None]",
+     "out = out.transpose(0, 3, 1, 2) + b", r"bias was added along the last axis"),
+    ("conv2d_backward_naive", "np.tensordot(g, w, axes=1)",
+     "np.tensordot(g, w[:, :, ::-1, ::-1], axes=1)", r"used the kernel flipped"),
+    ("conv2d_backward_naive", "dw += g[:, None, None, None]",
+     "dw += (n == 0) * g[:, None, None, None]", r"only what the first image contributes"),
+    ("conv2d_backward_fast", "            dx_pad[:, :, i:i + stride * Ho:stride, "
+     "j:j + stride * Wo:stride] += (\n                dcols[:, i, j].transpose(1, 0, 2, 3))",
+     "            pass\n    view = sliding_window_view(dx_pad, (KH, KW), axis=(2, 3), "
+     "writeable=True)[:, :, ::stride, ::stride]\n    view += dcols.transpose(3, 0, 4, 5, 1, 2)",
+     r"If you did write \+=.*buffered"),
+    ("avg_pool2d_backward", "j:j + stride * Wo:stride] += share",
+     "j:j + k * Wo:k] += share", r"steps by the STRIDE"),
 ]
 
 

@@ -32,6 +32,7 @@ import nnlib.conv
 import nnlib.gradcheck
 from nncourse.checks._contract import (
     call,
+    call_advised,
     ensure,
     exercise_check,
     expect_arity,
@@ -173,6 +174,15 @@ def _expect_shape(value: Any, want: tuple[int, ...], *, name: str, layout: str,
     if arr.ndim == 4 and arr.shape[:2] == want[:2] and arr.shape[2:] == want[2:][::-1]:
         raise GradingError(msg + " The two spatial axes are swapped: height comes before "
                                  "width (Ho from H and KH, Wo from W and KW).")
+    if arr.ndim == 4 and arr.shape[:2] == want[:2] and want[2] != want[3]:
+        if arr.shape[2] == want[2] and arr.shape[3] == want[2]:
+            raise GradingError(msg + f" Its Wo is {want[2]}, the same as Ho: was Wo computed "
+                                     "from the height (H, KH)? Wo comes from W and KW, not "
+                                     "from H: the input need not be square.")
+        if arr.shape[3] == want[3] and arr.shape[2] == want[3]:
+            raise GradingError(msg + f" Its Ho is {want[3]}, the same as Wo: was Ho computed "
+                                     "from the width (W, KW)? Ho comes from H and KH, not "
+                                     "from W: the input need not be square.")
     if arr.ndim == 4 and len(spatial) == 2 and arr.shape[:2] == want[:2]:
         for axis, (H, K, S, P) in zip((2, 3), spatial, strict=True):
             if arr.shape[axis] == want[axis]:
@@ -205,7 +215,11 @@ def _overlap_message(got: np.ndarray, want: np.ndarray, coverage: Any, name: str
         raise GradingError(
             f"{name} is right at the input pixels that one window reads, and wrong only where "
             "windows overlap (there, several outputs read the same pixel). Their contributions "
-            "must all add up: accumulate with +=, do not overwrite with =."
+            "must all add up: accumulate with +=, do not overwrite with =. (If you did "
+            "write +=: an in-place add through a view whose windows overlap, such as a "
+            "writeable sliding_window_view or a fancy index that repeats a pixel, is buffered "
+            "and keeps one contribution per pixel. Add one strided slice per kernel offset "
+            "instead, or use np.add.at.)"
         )
 
 
@@ -430,6 +444,18 @@ def _check_forward_values(out: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.n
         mistakes.append((one_side, "the padding went on one side only (all 2P rows below and "
                                    "2P columns to the right): pad P on each side, top and "
                                    "bottom, left and right"))
+    nob = want - b[None, :, None, None]
+    if F > 1:
+        for wrong in (nob.transpose(0, 2, 3, 1).reshape(want.shape) + b[None, :, None, None],
+                      want.transpose(0, 2, 3, 1).reshape(want.shape)):
+            mistakes.append((wrong, "the axes are in the wrong order: an array of shape (N, Ho, "
+                                    "Wo, F) was reshaped to (N, F, Ho, Wo). reshape keeps the "
+                                    "entries in memory order and only relabels the axes; moving "
+                                    "an axis needs a transpose (or np.moveaxis)"))
+    if Wo == F and F > 1:
+        mistakes.append((nob + b[None, None, None, :], "the bias was added along the last axis "
+                         "(Wo): b has one entry per filter, so reshape it to (1, F, 1, 1) "
+                         "before adding"))
     if s > 1:
         dense = _conv(x, w, b, 1, p)[:, :, :Ho, :Wo]
         mistakes.append((dense, "each output moved the window by one pixel instead of by the "
@@ -622,6 +648,12 @@ def _check_backward_values(grads: tuple[Any, Any, Any], dout: np.ndarray, x: np.
                "padding is P rows and columns on EACH side, so x sits P rows down and P columns "
                "right inside it.")
     assert_close(db, want[2], name=f"db of {text}", layout="(F,)", reveal=reveal)
+    flipped = _ref_conv_backward(dout, (x, w[:, :, ::-1, ::-1], b, s, p))[0]
+    if not np.allclose(flipped, want[0]):
+        ensure(not looks_like(dx, flipped),
+               f"dx of {text} used the kernel flipped: the forward pass multiplied the pixel a "
+               "rows below and d columns right of the window's corner by w[f, c, a, d], with no "
+               "flip, and that same weight is what this pixel's gradient is multiplied by.")
     _overlap_message(np.asarray(dx, dtype=float), want[0], _coverage(x.shape, (KH, KW), s, p),
                      f"dx of {text}")
     assert_close(dx, want[0], name=f"dx of {text}", layout="(N, C, H, W)", reveal=reveal)
@@ -633,6 +665,14 @@ def _check_backward_values(grads: tuple[Any, Any, Any], dout: np.ndarray, x: np.
                f"dw of {text} holds only what the last output position contributes: every "
                "image and every output position adds its contribution to dw. Accumulate with "
                "+=, do not overwrite with =.")
+    if N > 1:
+        first = np.zeros_like(dout)
+        first[0] = dout[0]
+        dw_first = _ref_conv_backward(first, (x, w, b, s, p))[1]
+        ensure(not looks_like(dw, dw_first),
+               f"dw of {text} holds only what the first image contributes: the same weights "
+               "were used on every image of the batch, so every image adds its contribution "
+               "to dw.")
     assert_close(dw, want[1], name=f"dw of {text}", layout="(F, C, KH, KW)", reveal=reveal)
 
 
@@ -870,6 +910,8 @@ def _make_pool_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
     x = rng.normal(size=(N, C, H, W)) * (1e3 if kind == "extreme values" else 1.0)
     if kind == "ties after a ReLU":
         x = np.maximum(x, 0.0)
+    if kind == "ties at a positive value":
+        x = rng.integers(0, 3, size=x.shape).astype(float)
     return x, k, s
 
 
@@ -907,8 +949,36 @@ def _pool_backward_dx(fn: Fn, dout: np.ndarray, x: np.ndarray, k: int, s: int, *
                       name: str) -> np.ndarray:
     __tracebackhide__ = True
     kept = dout.copy(), x.copy()
-    dx = call(fn, dout, (x, k, s), name=f"{name}(dout, cache)")
+    dx = call_advised(fn, dout, (x, k, s), name=f"{name}(dout, cache)", advice=[
+        (ValueError, "could not be broadcast",
+         "A block you add into dx does not have the shape of the slice it goes to. If you loop "
+         "over the window offsets: the slice for offset (a, d) steps by the STRIDE (not the "
+         "kernel size) and holds Ho rows and Wo columns, like the windows' corners it follows. "
+         "Otherwise, check which axes your arrays keep.")])
     _unchanged([("dout", dout, kept[0]), ("cache's x", x, kept[1])], name=name)
+    return dx
+
+
+def _max_pool_tie_variant(dout: np.ndarray, x: np.ndarray, k: int, s: int, *,
+                           column_major: bool, last: bool) -> np.ndarray:
+    """dx of max pooling with each window's gradient sent to another of its tied maxima (the
+    first or the last, in row- or column-major order)."""
+    win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::s, ::s]
+    if column_major:
+        win = win.swapaxes(-1, -2)
+    flat = win.reshape(*win.shape[:4], k * k)
+    if last:
+        flat = flat[..., ::-1]
+    pos = flat.argmax(axis=-1)
+    if last:
+        pos = k * k - 1 - pos
+    a, d = np.divmod(pos, k)
+    if column_major:
+        a, d = d, a
+    dx = np.zeros_like(x, dtype=float)
+    N, C, Ho, Wo = dout.shape
+    n, c, i, j = np.indices((N, C, Ho, Wo))
+    np.add.at(dx, (n, c, i * s + a, j * s + d), dout)
     return dx
 
 
@@ -934,6 +1004,20 @@ def _check_pool_backward_values(dx: Any, dout: np.ndarray, x: np.ndarray, k: int
                    "that window's gradient to more than one input. The convention (torch's): "
                    "the gradient goes to ONE input, the first maximum in row-major order "
                    "(np.argmax over the flattened window finds it).")
+            for col, last, why in ((True, False, "the first maximum in COLUMN-major order "
+                                    "(down the first column, then the next): were the window's "
+                                    "axes swapped to (..., KW, KH) before the argmax?"),
+                                   (False, True, "the LAST maximum"),
+                                   (True, True, "the last maximum in column-major order")):
+                other = _max_pool_tie_variant(dout, x, k, s, column_major=col, last=last)
+                if not np.allclose(other, want):
+                    ensure(not looks_like(dx, other),
+                           f"{text}: some windows hold their maximum more than once (ties), "
+                           f"and your dx sends that window's gradient to {why}. The "
+                           "convention (torch's): the FIRST maximum in row-major order, "
+                           "that is along the window's first row left to right, then the "
+                           "next row (np.argmax over the window flattened to KH * KW "
+                           "entries finds it).")
     _overlap_message(dx, want, _coverage(x.shape, (k, k), s, 0), text)
     assert_close(dx, want, name=text, layout="(N, C, H, W)", reveal=reveal)
 
@@ -953,6 +1037,12 @@ def _pool_backward_checks(fn: Fn, kind: str) -> None:
                                     text=f"dx of {name} with x = [[[[0, 0, 1], [0, 0, 2], "
                                          "[3, 0, 0]]]] (zeros tie, as after a ReLU), 2 x 2 "
                                          "windows, stride 1, dout = [[[[1, 2], [3, 4]]]]")
+        x_tie = np.array([[[[0.0, 2.0], [2.0, 1.0]]]])
+        dout = np.array([[[[5.0]]]])
+        dx = _pool_backward_dx(fn, dout.copy(), x_tie.copy(), 2, 2, name=name)
+        _check_pool_backward_values(dx, dout, x_tie, 2, 2, kind, reveal=True,
+                                    text=f"dx of {name} with x = [[[[0, 2], [2, 1]]]] (the "
+                                         "maximum 2 twice), one 2 x 2 window, dout = [[[[5]]]]")
     rng = np.random.default_rng(15)
     forward_ref = getattr(nnlib.conv, f"{kind}_pool2d_forward")
     for shape, k, s, what in _POOL_GEOMETRIES:
@@ -975,12 +1065,13 @@ def max_pool2d_backward(fn: Fn) -> None:
     - it is your own code, not ``nnlib.max_pool2d_backward``;
     - ``dx`` has the shape of ``x``; ``dout`` and the cache are not modified;
     - the worked example of the forward checks with ``dout = [[[[1, -2], [3, 0.5]]]]``;
-    - ties (a window of zeros, as after a ReLU): each window's gradient goes to one input, its
-      first maximum in row-major order;
+    - ties (a window of zeros, as after a ReLU, and a window ``[[0, 2], [2, 1]]``): each
+      window's gradient goes to one input, its first maximum in row-major order;
     - overlapping windows (3 x 3, stride 1 and 2) and gaps (2 x 2, stride 3), each also
       gradient-checked against central differences (``rel_error`` below 1e-7);
-    - targeted messages for ``dout`` left out, ties all receiving the gradient, and overlapping
-      windows overwritten instead of accumulated.
+    - targeted messages for ``dout`` left out, ties all receiving the gradient, ties sent to
+      another maximum than the first in row-major order, and overlapping windows overwritten
+      instead of accumulated.
     """
     __tracebackhide__ = True
     forbid_reference(fn, nnlib.conv.max_pool2d_backward,
@@ -1023,16 +1114,17 @@ def _pool_backward_hidden(fn: Fn, kind: str) -> None:
     name = f"{kind}_pool2d_backward"
     forbid_reference(fn, getattr(nnlib.conv, name),
                      args=(_DOUT_POOL.copy(), (_X_POOL.copy(), 2, 2)), name=name)
+    kinds = (*POOL_KINDS, "ties at a positive value") if kind == "max" else POOL_KINDS
     check_against_reference(fn, _ref_pool_backward(kind), _make_pool_backward_case(kind),
-                            name=name, seed=_seed(name), kinds=POOL_KINDS,
+                            name=name, seed=_seed(name), kinds=kinds,
                             layout="(N, C, H, W)")
 
 
 @exercise_check
 def max_pool2d_backward_hidden(fn: Fn) -> None:
     """Hidden checks of ``max_pool2d_backward``: ``dx`` equal to ``nnlib.max_pool2d_backward``
-    on the generated inputs of the forward's hidden checks (ties included), ``dout`` and the
-    cache left unchanged."""
+    on the generated inputs of the forward's hidden checks (ties included), plus integer inputs
+    whose maxima tie at a positive value, ``dout`` and the cache left unchanged."""
     __tracebackhide__ = True
     _pool_backward_hidden(fn, "max")
 
