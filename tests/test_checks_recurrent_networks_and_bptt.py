@@ -416,3 +416,91 @@ def test_no_visible_string_of_the_checks_states_a_backward_pass():
                and isinstance(n.value, str)]
     leaks = [s for s in strings if DERIVED.search(s)]
     assert not leaks, leaks
+
+
+# --- from the learner's report of 2026-12-07 -----------------------------------------------
+
+
+def test_dh_prev_slips_in_the_step_backward_are_named():
+    right = _step_back(lambda h: 1 - h ** 2)
+
+    def no_transpose(dh_next, cache):
+        x, h_prev, h_next, Wx, Wh = cache
+        dx, _, dWx, dWh, db = right(dh_next, cache)
+        return dx, (dh_next * (1 - h_next ** 2)) @ Wh, dWx, dWh, db
+
+    def no_slope(dh_next, cache):
+        x, h_prev, h_next, Wx, Wh = cache
+        dx, _, dWx, dWh, db = right(dh_next, cache)
+        return dx, dh_next @ Wh.T, dWx, dWh, db
+
+    _fails(checks.rnn_step_backward, no_transpose, r"dh_prev was computed with Wh where its "
+                                                   r"transpose belongs")
+    _fails(checks.rnn_step_backward, no_slope, r"dh_prev skipped the slope of tanh")
+
+
+def test_rnn_forward_reading_x_t_is_named(sol):
+    step = sol["rnn_step_forward"]
+
+    def batch_axis(x, h0, Wx, Wh, b):
+        state, hs, caches = h0, [], []
+        for t in range(x.shape[1]):
+            state, c = step(x[t], state, Wx, Wh, b)
+            hs.append(state)
+            caches.append(c)
+        return np.stack(hs, axis=1), caches
+
+    _fails(checks.rnn_forward, batch_axis, r"x\[t\] indexes axis 0, the batch.*x\[:, t\]")
+
+
+def test_rnn_backward_in_place_through_a_view_is_named(sol):
+    step = sol["rnn_step_backward"]
+
+    def through_view(dh, cache):
+        N, T, H = dh.shape
+        D = cache[0][0].shape[1]
+        dx, dWx, dWh, db = np.zeros((N, T, D)), np.zeros((D, H)), np.zeros((H, H)), np.zeros(H)
+        carry = np.zeros((N, H))
+        for t in reversed(range(T)):
+            g = dh[:, t]
+            g += carry
+            dx[:, t], carry, a, b_, c = step(g, cache[t])
+            dWx, dWh, db = dWx + a, dWh + b_, db + c
+        return dx, carry, dWx, dWh, db
+
+    _fails(checks.rnn_backward, through_view, r"in place.*dh\[:, t\] is a VIEW of dh")
+
+
+def test_embedding_cache_holding_w_is_named():
+    _fails(checks.embedding_forward, lambda idx, W: (W[idx], (idx, W)),
+           r"cache\[1\] of .* W itself: it should be W\.shape")
+
+
+def test_temporal_linear_backward_3d_transpose_and_last_step_are_named(sol):
+    right = sol["temporal_linear_backward"]
+
+    def three_d_T(dout, cache):
+        x, W, b = cache
+        return dout @ W.T, x.T @ dout, dout.sum(axis=(0, 1))
+
+    def last_step(dout, cache):
+        x, W, b = cache
+        dx, _, db = right(dout, cache)
+        return dx, x[:, -1].T @ dout[:, -1], db
+
+    _fails(checks.temporal_linear_backward, three_d_T, r"\.T reverses ALL the axes.*Reshape x")
+    _fails(checks.temporal_linear_backward, last_step, r"only the last time step's contribution")
+
+
+def test_loss_with_one_global_maximum_names_the_underflow():
+    def global_max(scores, y, mask):
+        z = scores - scores.max()
+        logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+        N = scores.shape[0]
+        picked = np.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+        loss = -(picked * mask).sum() / N
+        p = np.exp(logp)
+        p[np.arange(N)[:, None], np.arange(y.shape[1])[None, :], y] -= 1
+        return float(loss), p * mask[..., None] / N
+
+    _fails(checks.temporal_softmax_cross_entropy_loss, global_max, r"exp\(-2000\) = 0")

@@ -22,6 +22,7 @@ import numpy as np
 import nnlib.rnn
 from nncourse.checks._contract import (
     call,
+    call_advised,
     exercise_check,
     expect_arity,
     expect_number,
@@ -69,14 +70,16 @@ def _done(name: str) -> None:
     print(f"✔ {name} passes the visible checks")
 
 
-def _unchanged(name: str, pairs: Sequence[tuple[str, Any, Any]]) -> None:
-    """Every (argument name, value after the call, copy from before) is unchanged."""
+def _unchanged(name: str, pairs: Sequence[tuple[str, Any, Any]], extra: str = "") -> None:
+    """Every (argument name, value after the call, copy from before) is unchanged; ``extra``
+    is added to the message for the first argument."""
     __tracebackhide__ = True
-    for pname, after, before in pairs:
+    for i, (pname, after, before) in enumerate(pairs):
         _require(
             np.array_equal(np.asarray(after), np.asarray(before)),
             f"{name} modified its input `{pname}` in place: compute new arrays instead (with "
-            "`+=` or `[...] =` on an input, the caller's array changes too).",
+            "`+=` or `[...] =` on an input, the caller's array changes too)."
+            + (f" {extra}" if extra and i == 0 else ""),
         )
 
 
@@ -209,7 +212,11 @@ def _step_variants(dh: np.ndarray, c: Any) -> dict[str, tuple[np.ndarray, ...]]:
     def grads(da: np.ndarray, h_in: np.ndarray = h_prev) -> tuple[np.ndarray, ...]:
         return (da @ Wx.T, da @ Wh.T, x.T @ da, h_in.T @ da, da.sum(axis=0))
 
+    right = grads(dh * (1 - h_next ** 2))
+    da = dh * (1 - h_next ** 2)
     return {
+        "dh_prev with Wh": (right[0], da @ Wh, *right[2:]),
+        "dh_prev without tanh": (right[0], dh @ Wh.T, *right[2:]),
         "no tanh": grads(dh),
         "tanh' as 1 - h": grads(dh * (1 - h_next)),
         "tanh applied again": grads(dh * (1 - np.tanh(h_next) ** 2)),
@@ -218,6 +225,13 @@ def _step_variants(dh: np.ndarray, c: Any) -> dict[str, tuple[np.ndarray, ...]]:
 
 
 _STEP_ADVICE = {
+    "dh_prev with Wh": "dh_prev was computed with Wh where its transpose belongs: in the "
+                       "forward pass h_prev (N, H) is multiplied by Wh on the right, so lesson "
+                       "05's linear_backward sends the gradient back through Wh.T (Wh is "
+                       "square, so both have the right shape)",
+    "dh_prev without tanh": "dh_prev skipped the slope of tanh: the gradient reaching h_prev "
+                            "passes through the same tanh as the one reaching x and the "
+                            "weights (every other gradient has it)",
     "no tanh": "the gradient went straight through the tanh: on its way back, dh_next is "
                "multiplied by the slope of tanh at this step first (lesson 02's derivative, "
                "written with the output you cached)",
@@ -330,6 +344,11 @@ def _step_caches(x: np.ndarray, h0: np.ndarray, Wx: np.ndarray, Wh: np.ndarray,
     return np.stack(hs, axis=1), caches
 
 
+_X_T_ADVICE = [(IndexError, "out of bounds for axis 0",
+                "x[t] indexes axis 0, the batch (N sequences); step t of every sequence is "
+                "x[:, t], since time is axis 1 (batch-first).")]
+
+
 @exercise_check
 def rnn_forward(fn: Fn) -> None:
     """Visible checks of ``rnn_forward(x, h0, Wx, Wh, b) -> (h, cache)``:
@@ -354,13 +373,14 @@ def rnn_forward(fn: Fn) -> None:
     xs = np.array([[[1.0], [0.0], [-1.0]]])
     one = np.array([[1.0]])
     text = "rnn_forward(x=[[[1], [0], [-1]]], h0=[[0]], Wx=[[1]], Wh=[[0.5]], b=[0])"
-    res = expect_arity(call(fn, xs, np.zeros((1, 1)), one, 0.5 * one, np.zeros(1), name=text),
-                       ("h", "cache"), name=text)
+    res = expect_arity(call_advised(fn, xs, np.zeros((1, 1)), one, 0.5 * one, np.zeros(1),
+                                    name=text, advice=_X_T_ADVICE), ("h", "cache"), name=text)
     scalar_text, scalar_h = text, res[0]
 
     text = "rnn_forward(x, h0, Wx, Wh, b) with x (2, 5, 3), h0 (2, 4), Wh (4, 4)"
     kept = [a.copy() for a in (x, h0, Wx, Wh, b)]
-    h, cache = expect_arity(call(fn, x, h0, Wx, Wh, b, name=text), ("h", "cache"), name=text)
+    h, cache = expect_arity(call_advised(fn, x, h0, Wx, Wh, b, name=text, advice=_X_T_ADVICE),
+                            ("h", "cache"), name=text)
     _unchanged("rnn_forward", list(zip(("x", "h0", "Wx", "Wh", "b"), (x, h0, Wx, Wh, b), kept,
                                        strict=True)))
     want, caches = _step_caches(x, h0, Wx, Wh, b)
@@ -536,7 +556,10 @@ def rnn_backward(fn: Fn) -> None:
     res = expect_arity(call(fn, dh, caches, name=text), _SEQ_GRADS, name=text)
     _unchanged("rnn_backward", [("dh", dh, kept[0])] + [
         (f"cache[{t}]", a, k) for t in range(5) for a, k in zip(caches[t], kept[1][t],
-                                                                strict=True)])
+                                                                strict=True)],
+               extra="A slice such as dh[:, t] is a VIEW of dh, not a copy: after "
+                     "`g = dh[:, t]`, `g += ...` writes into dh. Write `g = dh[:, t] + ...` "
+                     "(a new array) instead.")
     want = _reference_backward(dh, caches)
     expect_order(res, want, _SEQ_GRADS, name=text)
     layouts = ("(N, T, D) = (2, 5, 3)", "(N, H) = (2, 4)", "(D, H) = (3, 4)",
@@ -619,8 +642,13 @@ def embedding_forward(fn: Fn) -> None:
     _require(not np.shares_memory(np.asarray(out), W),
              f"out of {text} shares its memory with W: return a new array (indexing W with an "
              "integer array makes one).")
+    _require(not (isinstance(cache, tuple | list) and len(cache) == 2
+                  and np.shape(cache[1]) == W.shape),
+             f"cache[1] of {text} is an array of shape {W.shape}, W itself: it should be "
+             "W.shape, the tuple (4, 2). The backward pass needs only the shape of W.")
     _require(isinstance(cache, tuple | list) and len(cache) == 2
-             and np.array_equal(np.asarray(cache[0]), idx) and tuple(cache[1]) == (4, 2),
+             and np.array_equal(np.asarray(cache[0]), idx) and np.shape(cache[1]) == (2,)
+             and tuple(cache[1]) == (4, 2),
              f"the cache of {text} should be the pair (idx, W.shape) = (idx, (4, 2)): the "
              "backward pass needs the indices and the shape of W.")
     _done("embedding_forward")
@@ -806,7 +834,11 @@ def temporal_linear_backward(fn: Fn) -> None:
     forbid_reference(fn, ref, args=(dout, (x, W, b)), name="temporal_linear_backward")
     text = "temporal_linear_backward(dout, (x, W, b)) with x (2, 3, 4), W (4, 5)"
     kept = [a.copy() for a in (dout, x, W, b)]
-    res = expect_arity(call(fn, dout, (x, W, b), name=text), _TL_GRADS, name=text)
+    res = expect_arity(call_advised(fn, dout, (x, W, b), name=text, advice=[
+        (ValueError, "matmul", "If you wrote x.T or dout.T on the 3-D arrays: .T reverses ALL "
+         "the axes of an array, (N, T, D) becomes (D, T, N), not (N, D, T). Reshape x to "
+         "(N T, D) and dout to (N T, M) first: then lesson 05's formulas apply as they are."),
+    ]), _TL_GRADS, name=text)
     _unchanged("temporal_linear_backward", list(zip(("dout", "x", "W", "b"), (dout, x, W, b),
                                                     kept, strict=True)))
     want = ref(dout, (x, W, b))
@@ -821,6 +853,10 @@ def temporal_linear_backward(fn: Fn) -> None:
         _require(np.shape(value) == shape,
                  f"{gname} of {text} has shape {np.shape(value)}; expected {shape}: a gradient "
                  "has the shape of its variable.")
+    for t, which in ((-1, "last"), (0, "first")):
+        _require(not looks_like(dW, x[:, t].T @ dout[:, t]),
+                 f"dW of {text} holds only the {which} time step's contribution: the same W "
+                 "serves every time step, so every step adds its contribution to dW.")
     for value, w, gname, layout in zip(res, want, _TL_GRADS,
                                        ("(N, T, D) = (2, 3, 4)", "(D, M) = (4, 5)",
                                         "(M,) = (5,)"), strict=True):
@@ -937,7 +973,9 @@ def temporal_softmax_cross_entropy_loss(fn: Fn) -> None:
     with np.errstate(all="ignore"):
         loss2, d2 = _loss_pair(fn, extreme, y2, m2, text)
     _require(np.isfinite(loss2) and np.all(np.isfinite(np.asarray(d2, dtype=float))),
-             f"{text} returned a loss or a gradient that is not finite: np.exp(1000) overflows. "
+             f"{text} returned a loss or a gradient that is not finite: np.exp(1000) overflows "
+             "(and a shift by one maximum for the whole array, not each row's own, leaves "
+             "rows at exp(-2000) = 0, whose log is -inf). "
              "Subtract each row's maximum before exponentiating, or use log_softmax (lesson 02).")
     want2 = ref(extreme, y2, m2)
     assert_close(loss2, want2[0], name=f"the loss of {text}", what="a float")
