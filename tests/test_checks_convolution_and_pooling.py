@@ -234,6 +234,8 @@ MISTAKES = [
      "            pass\n    view = sliding_window_view(dx_pad, (KH, KW), axis=(2, 3), "
      "writeable=True)[:, :, ::stride, ::stride]\n    view += dcols.transpose(3, 0, 4, 5, 1, 2)",
      r"If you did write \+=.*buffered"),
+    ("conv2d_forward_naive", "j * stride:j * stride + KW]", "j * stride:j * stride + KH]",
+     r"kernel is not square .*KH rows by KW columns"),
     ("avg_pool2d_backward", "j:j + stride * Wo:stride] += share",
      "j:j + k * Wo:k] += share", r"steps by the STRIDE"),
 ]

@@ -403,7 +403,12 @@ def _forward_out(fn: Fn, x: np.ndarray, w: np.ndarray, b: np.ndarray, s: int, p:
     __tracebackhide__ = True
     kept = (x.copy(), w.copy(), b.copy())
     text = f"{name}(x, w, b, stride={s}, padding={p})"
-    res = call(fn, x, w, b, s, p, name=text)
+    advice = [] if w.shape[2] == w.shape[3] else [
+        (ValueError, "could not be broadcast",
+         f"Here the kernel is not square (KH = {w.shape[2]}, KW = {w.shape[3]}): a window must "
+         "be KH rows by KW columns to line up with w. Was the width of a window (or Wo) taken "
+         "from KH or H?")]
+    res = call_advised(fn, x, w, b, s, p, name=text, advice=advice)
     _unchanged(list(zip(("x", "w", "b"), (x, w, b), kept, strict=True)), name=name)
     out, cache = expect_arity(res, ("out", "cache"), name=text)
     ensure(
