@@ -1213,6 +1213,38 @@ def _genuine(obj: Any, name: str, home: str | None) -> bool:
     return False
 
 
+class FrozenModule(types.ModuleType):
+    """A module whose attributes cannot be set or deleted from outside once it is frozen.
+
+    The checks a check cell calls (``checks.one_hot(one_hot)``) are attributes of a lesson's
+    checks module; a notebook that replaced one (``module.one_hot = print``, through any alias
+    the policy scan might miss) would turn the check cell into a no-op. Code inside the module
+    still defines its names (a module body writes its globals directly, not through setattr),
+    and the import system may still bind a submodule on its package.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if (isinstance(value, types.ModuleType) and value.__name__ == f"{self.__name__}.{name}"
+                or (name.startswith("__") and name.endswith("__"))):
+            # the import system binding a submodule, or setting __spec__ and the like (reload);
+            # a notebook cannot reach dunders (the policy refuses them)
+            super().__setattr__(name, value)
+            return
+        raise AttributeError(
+            f"{self.__name__}.{name} belongs to the course's checks and cannot be replaced")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(
+            f"{self.__name__}.{name} belongs to the course's checks and cannot be deleted")
+
+
+def freeze_module(name: str) -> None:
+    """Make ``sys.modules[name]`` a :class:`FrozenModule` (idempotent)."""
+    module = sys.modules.get(name)
+    if module is not None and type(module) is types.ModuleType:
+        module.__class__ = FrozenModule
+
+
 def tampered_helpers() -> list[str]:
     """Names of grading helpers that are not the genuine ones in this process (cheap).
 
@@ -1228,7 +1260,7 @@ def tampered_helpers() -> list[str]:
         module = sys.modules.get(modname)
         if module is None:
             continue
-        if module.__class__ is not _MODULE:
+        if module.__class__ is not _MODULE and module.__class__ is not FrozenModule:
             problems.append(modname)
             continue
         home = None if modname == "builtins" else _HOMES.get(modname.split(".")[0])
@@ -1261,3 +1293,6 @@ def require_genuine_helpers() -> None:
             + "), so this check cannot run and scores 0. Restart the kernel and run the "
             "notebook again without the cell that replaces them."
         )
+
+
+freeze_module(__name__)

@@ -678,3 +678,13 @@ def _copy_watcher(
             pass
 
     return watch, copies
+
+
+# ---------------------------------------------------------------------------------------------
+# The course's checking modules cannot be patched from a notebook (nncourse.policy.FrozenModule)
+# ---------------------------------------------------------------------------------------------
+
+from nncourse.policy import freeze_module  # noqa: E402
+
+freeze_module(__name__)
+

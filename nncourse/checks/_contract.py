@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from nncourse.policy import require_genuine_helpers
+from nncourse.policy import freeze_module, require_genuine_helpers
 from nncourse.testing import GradingError, _same, explain_exception
 
 __all__ = [
@@ -58,6 +58,10 @@ def exercise_check(check: F) -> F:
       NumPy's comparison functions, the builtins) are verified to be the genuine ones
       (:func:`nncourse.policy.require_genuine_helpers`): a notebook that replaced them scores 0.
     """
+
+    # The lesson's checks module cannot be patched from a notebook once loaded (its body keeps
+    # defining its names: a module body writes its globals directly).
+    freeze_module(check.__module__)
 
     @functools.wraps(check)
     def wrapper(*args: Any, **kwargs: Any) -> None:
@@ -586,3 +590,6 @@ def expect_injected_rng(
 
 
 __all__ += ["expect_number", "expect_order", "expect_injected_rng"]
+
+
+freeze_module(__name__)
