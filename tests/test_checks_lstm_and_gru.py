@@ -305,6 +305,8 @@ def _bptt(step, mode, lstm):
         for t in range(T - 1, -1, -1):
             upstream = dh[:, t] if (mode != "last" or t == T - 1) else 0.0
             first = upstream + (carry[0] if mode != "nocarry" else 0.0)
+            if mode == "nocarry_c":  # the cell state's gradient restarts from 0 at every step
+                carry[1:] = [np.zeros((N, H))]
             out = step(first, *carry[1:], cache[t])
             n_states = 3 if lstm else 2
             dxs[t], carry = out[0], list(out[1:n_states])
@@ -326,6 +328,13 @@ BPTT_CASES = [
 def test_lstm_backward_mistakes(sol, mode, message):
     text = message_of(checks.lstm_backward, _bptt(sol["lstm_step_backward"], mode, lstm=True))
     assert re.search(message, text), text
+
+
+def test_lstm_backward_names_the_cell_state_not_carried(sol):
+    """The lesson's two carries: dh carried but dc restarted from 0 at each step."""
+    text = message_of(checks.lstm_backward,
+                      _bptt(sol["lstm_step_backward"], "nocarry_c", lstm=True))
+    assert "started from dc_next = 0" in text and "cell state" in text, text
 
 
 @pytest.mark.parametrize(("mode", "message"), BPTT_CASES)
@@ -413,6 +422,114 @@ def test_gru_step_forward_cache_contract(sol):
     assert "cache item 5 (hn)" in message_of(checks.gru_step_forward, hn_after_reset)
 
 
+@pytest.mark.parametrize(("slip", "on_the_example", "on_the_batch"), [
+    ("after", "after the reset gate, r * (h_prev Wh_n + bh_n), or like h_prev Wh_n without",
+     "it looks like the product after the reset gate, r * (h_prev Wh_n + bh_n). The"),
+    ("no bias", "after the reset gate, r * (h_prev Wh_n + bh_n), or like h_prev Wh_n without",
+     "it looks like h_prev Wh_n without its bias bh_n. The"),
+])
+def test_gru_cache_hn_slips_are_named(sol, slip, on_the_example, on_the_batch):
+    """The learner's report: hn cached after the reset gate or without bh_n got the generic
+    '0.5 times the expected value ... 1/N' message (a coincidence of r = 0.5)."""
+    own = sol["gru_step_forward"]
+
+    def wrong(x, h, Wx, Wh, bx, bh):
+        out, cache = own(x, h, Wx, Wh, bx, bh)
+        H = h.shape[1]
+        hn = cache[2] * cache[5] if slip == "after" else h @ Wh[:, 2 * H:]
+        return out, (*cache[:5], hn, *cache[6:])
+    text = message_of(checks.gru_step_forward, wrong)
+    assert "cache item 5 (hn)" in text and on_the_example in text, text
+    assert "1/N" not in text and "BEFORE the reset gate" in text
+
+    def wrong_on_the_batch(x, h, Wx, Wh, bx, bh):
+        return (own if h.shape[1] == 1 else wrong)(x, h, Wx, Wh, bx, bh)
+    text = message_of(checks.gru_step_forward, wrong_on_the_batch)
+    assert "N=3, D=4, H=2): " + on_the_batch in text, text
+
+
+def _lstm_gate_slip(gate):
+    """lstm_step_backward with one gate-local slip: only that gate's block of db is wrong."""
+    def f(dh, dc, cache):
+        x, h_prev, c_prev, gates, tanh_c, Wx, Wh = cache
+        H = h_prev.shape[1]
+        i, f_, g, o = (gates[:, k * H:(k + 1) * H] for k in range(4))
+        dcell = dc + dh * o * (1 - tanh_c**2)
+        parts = [dcell * g * i * (1 - i), dcell * c_prev * f_ * (1 - f_),
+                 dcell * i * (1 - g * g), dh * tanh_c * o * (1 - o)]
+        if gate == "g":  # a sigmoid slope on the tanh candidate
+            parts[2] = dcell * i * g * (1 - g)
+        else:  # the output gate's gradient taken from c_prev instead of tanh(c_next)
+            parts[3] = dh * c_prev * o * (1 - o)
+        da = np.concatenate(parts, axis=1)
+        return (da @ Wx.T, da @ Wh.T, dcell * f_, x.T @ da, h_prev.T @ da, da.sum(axis=0))
+    return f
+
+
+@pytest.mark.parametrize(("gate", "message"), [
+    ("g", r"the g block of db differs from the numerical gradient, while the i, f, o blocks "
+          r"are right"),
+    ("o", r"the o block of db differs .* the i, f, g blocks are right"),
+])
+def test_lstm_step_backward_names_the_gate_of_a_local_slip(gate, message):
+    text = message_of(checks.lstm_step_backward, _lstm_gate_slip(gate))
+    assert re.search(message, text), text
+    assert "dx of" not in text
+
+
+def _gru_gate_slip(slip):
+    def f(dh, cache):
+        x, h_prev, r, z, n, hn, Wx, Wh = cache
+        dan = dh * (1 - z) * (1 - n * n)
+        daz = dh * (h_prev - n) * z * (1 - z)
+        dar = dan * hn * r * (1 - r)
+        if slip == "tanh slope on r":
+            dar = dan * hn * (1 - r * r)
+        elif slip == "dz sign":
+            daz = -daz
+        elif slip == "dr from h_prev":
+            dar = dan * h_prev * r * (1 - r)
+        dax = np.concatenate([dar, daz, dan], axis=1)
+        dah = np.concatenate([dar, daz, dan * r], axis=1)
+        return (dax @ Wx.T, dah @ Wh.T + dh * z, x.T @ dax, h_prev.T @ dah, dax.sum(axis=0),
+                dah.sum(axis=0))
+    return f
+
+
+@pytest.mark.parametrize(("slip", "message"), [
+    ("tanh slope on r", r"the r block of dbx differs .* the z, n blocks are right"),
+    ("dz sign", r"the z block of dbx differs .* the r, n blocks are right"),
+    ("dr from h_prev", r"the r block of dbx differs"),
+])
+def test_gru_step_backward_names_the_gate_of_a_local_slip(slip, message):
+    text = message_of(checks.gru_step_backward, _gru_gate_slip(slip))
+    assert re.search(message, text), text
+    assert "dx of" not in text
+
+
+def test_gru_step_backward_names_a_slip_of_the_hidden_side_n_block(sol):
+    """dbx right, dbh wrong in the n block only (r squared on the hidden side)."""
+    own = sol["gru_step_backward"]
+
+    def f(dh, cache):
+        out = list(own(dh, cache))
+        r, H = cache[2], cache[1].shape[1]
+        dbh = out[5].copy()
+        dbh[2 * H:] = (dh * (1 - cache[3]) * (1 - cache[4] ** 2) * r * r).sum(axis=0)
+        out[5] = dbh
+        return tuple(out)
+    text = message_of(checks.gru_step_backward, f)
+    assert "the n block of dbh differs" in text and "the r, z blocks are right" in text, text
+
+
+def test_a_wrong_factor_on_every_block_keeps_the_generic_message(sol):
+    """All blocks wrong (db averaged over the batch): the constant-factor diagnosis stays."""
+    own = sol["lstm_step_backward"]
+    text = message_of(checks.lstm_step_backward,
+                      lambda dh, dc, cache: (*own(dh, dc, cache)[:5], own(dh, dc, cache)[5] / 3))
+    assert "block" not in text and "db of" in text, text
+
+
 def _gru_bwd_variant(**kw):
     def f(dh, cache):
         return checks._gru_step_grad_variant(dh, cache, **kw)
@@ -453,6 +570,9 @@ BACKWARD_MISTAKES = [
         {"tanh_prime": False}, {"keep_f": False}, {"order": "ifog"})],
     *[(checks.gru_step_backward, _gru_bwd_variant(**kw)) for kw in (
         {"direct": False}, {"same_n": True}, {"reset_on_bias": False})],
+    *[(checks.lstm_step_backward, _lstm_gate_slip(gate)) for gate in "go"],
+    *[(checks.gru_step_backward, _gru_gate_slip(slip)) for slip in (
+        "tanh slope on r", "dz sign", "dr from h_prev")],
 ]
 
 

@@ -206,6 +206,29 @@ def _numeric_check(values: Sequence[Any], numeric: dict[str, np.ndarray], call_t
                          rtol=1e-5, atol=1e-8)
 
 
+def _gate_blocks(value: Any, want: np.ndarray, gates: str, pname: str, text: str,
+                 hint: str) -> None:
+    """Name the gate whose block of a bias gradient is wrong, when only some blocks are: the
+    other gradients mix every gate, a bias gradient keeps them apart. All blocks wrong (a
+    constant factor, a wrong upstream gradient) is left to the generic comparisons."""
+    __tracebackhide__ = True
+    H = want.shape[0] // len(gates)
+    v = np.asarray(value, dtype=float)
+    bad = [name for k, name in enumerate(gates)
+           if not np.allclose(v[k * H:(k + 1) * H], want[k * H:(k + 1) * H],
+                              rtol=1e-5, atol=1e-8)]
+    good = [name for name in gates if name not in bad]
+    _require(
+        not bad or not good,
+        f"{text}: the {', '.join(bad)} block{'s' if len(bad) > 1 else ''} of {pname} "
+        f"differ{'' if len(bad) > 1 else 's'} from the numerical gradient, while the "
+        f"{', '.join(good)} block{'s' if len(good) > 1 else ''} "
+        f"{'are' if len(good) > 1 else 'is'} right: {pname} is the batch sum of the gradient "
+        "of the pre-activations, one block per gate, so the slip is in the gradient of the "
+        f"pre-activation of {'those gates' if len(bad) > 1 else 'that gate'} ({hint}).",
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # LSTM step forward
 # ---------------------------------------------------------------------------------------------
@@ -376,6 +399,8 @@ def lstm_step_backward(fn: Fn) -> None:
     - targeted messages for ``dc_next`` ignored, the slope of tanh left out on the way from
       ``h_next`` to ``c_next``, ``dc_prev`` without its local factor, and gate gradients stacked
       in the order i, f, o, g;
+    - a gradient wrong in some gates only is named by its gate: the blocks i, f, g, o of ``db``
+      are compared first;
     - every gradient equals the numerical gradient of ``sum(h_next * dh_next) +
       sum(c_next * dc_next)`` (N = 3, D = 4, H = 2).
     """
@@ -397,6 +422,8 @@ def lstm_step_backward(fn: Fn) -> None:
         wrong = _lstm_step_grad_variant(dh, dc, cache, **wrong_args)
         _require(not all(looks_like(a, b) for a, b in zip(got, wrong, strict=True)),
                  f"{text}: {why}")
+    _gate_blocks(got[5], expected[5], "ifgo", "db", text,
+                 "what reaches the gate's output, times the slope of its own nonlinearity")
 
     def loss(**change: np.ndarray) -> float:
         q = {"x": p["x"], "h": p["h"], "c": p["c"], "Wx": p["Wx"], "Wh": p["Wh"], "b": p["b"]}
@@ -569,6 +596,11 @@ _ONLY_LAST = ("only the last step received the upstream gradient: dh[:, t] is th
               "step t + 1 before each step's backward pass.")
 _NO_CARRY = ("each step's backward pass started from dh[:, t] alone: the gradient that the "
              "backward pass of step t + 1 returns for its previous state must be added to it.")
+_NO_CARRY_C = ("each step's backward pass started from dc_next = 0: the hidden state is carried "
+               "back, but the cell state is a second state that the next step reads. The "
+               "gradient that the backward pass of step t + 1 returns for its previous cell "
+               "state must be handed to step t as its dc_next (it is 0 only after the last "
+               "step).")
 _NOT_ACCUMULATED = ("the weights' gradients come from a single step: Wx, Wh and the biases are "
                     "shared by every step, so their gradients add up over all steps.")
 
@@ -605,7 +637,8 @@ def _lstm_bptt_variants(dh: np.ndarray, caches: Sequence[Any]) -> list[tuple[Any
     step = nnlib.rnn.lstm_step_backward
     N, T, H = dh.shape
     out = []
-    for mode, why in (("last", _ONLY_LAST), ("nocarry", _NO_CARRY), ("single", _NOT_ACCUMULATED)):
+    for mode, why in (("last", _ONLY_LAST), ("nocarry", _NO_CARRY), ("nocarry_c", _NO_CARRY_C),
+                      ("single", _NOT_ACCUMULATED)):
         dx = np.zeros((N, T, caches[0][0].shape[1]))
         dWx, dWh = np.zeros_like(caches[0][5]), np.zeros_like(caches[0][6])
         db = np.zeros(caches[0][5].shape[1])
@@ -613,7 +646,9 @@ def _lstm_bptt_variants(dh: np.ndarray, caches: Sequence[Any]) -> list[tuple[Any
         for t in range(T - 1, -1, -1):
             upstream = dh[:, t] if mode != "last" or t == T - 1 else 0.0
             carried = dnext if mode != "nocarry" else 0.0
-            dx[:, t], dnext, dcnext, gWx, gWh, gb = step(upstream + carried, dcnext, caches[t])
+            dcarried = dcnext if mode != "nocarry_c" else np.zeros((N, H))
+            dx[:, t], dnext, dcnext, gWx, gWh, gb = step(upstream + carried, dcarried,
+                                                         caches[t])
             if mode == "single":
                 dWx, dWh, db = gWx, gWh, gb
             else:
@@ -630,8 +665,9 @@ def lstm_backward(fn: Fn) -> None:
     - it is your own code, calling neither ``nnlib.rnn.lstm_backward`` nor
       ``nnlib.rnn.lstm_step_backward``, and changes neither ``dh`` nor the caches;
     - it returns six values in this order with the shapes of their variables;
-    - targeted messages for an upstream gradient given to the last step only, a gradient of
-      the previous state not carried back, and weight gradients not summed over the steps;
+    - targeted messages for an upstream gradient given to the last step only, the gradient of
+      the previous hidden state not carried back, the gradient of the previous cell state not
+      carried back (dc_next = 0 at every step), and weight gradients not summed over the steps;
     - every gradient equals the numerical gradient of ``sum(h * dh)`` (N = 2, T = 4, D = 3,
       H = 2).
     """
@@ -728,6 +764,32 @@ _GRU_FORWARD_MISTAKES = (
 )
 
 
+def _check_hn(items: Sequence[Any], args: Sequence[Any], want_cache: Sequence[Any],
+              text: str) -> None:
+    """Targeted messages for the cache's ``hn`` taken after the reset gate or without bh_n (on
+    the worked example the two give the same number, 1)."""
+    __tracebackhide__ = True
+    h_prev, Wh = args[1], args[3]
+    H = h_prev.shape[1]
+    hn, r = want_cache[5], want_cache[2]
+    after = looks_like(items[5], r * hn)
+    no_bias = looks_like(items[5], h_prev @ Wh[:, 2 * H:])
+    why = {
+        (True, True): "it looks like the product after the reset gate, r * (h_prev Wh_n + "
+                      "bh_n), or like h_prev Wh_n without its bias (on this case both give "
+                      "the same number)",
+        (True, False): "it looks like the product after the reset gate, r * (h_prev Wh_n + "
+                       "bh_n)",
+        (False, True): "it looks like h_prev Wh_n without its bias bh_n",
+    }.get((after, no_bias))
+    _require(
+        why is None or looks_like(items[5], hn),
+        f"cache item 5 (hn) of {text}: {why}. The contract's hn is the h-side pre-activation "
+        "of the n block, h_prev Wh_n + bh_n, BEFORE the reset gate multiplies it (the backward "
+        "pass needs it to find what reaches r).",
+    )
+
+
 @exercise_check
 def gru_step_forward(fn: Fn) -> None:
     """Visible checks of ``gru_step_forward(x, h_prev, Wx, Wh, bx, bh) -> (h_next, cache)``:
@@ -736,7 +798,8 @@ def gru_step_forward(fn: Fn) -> None:
     - on the worked example of the notebook (N = D = H = 1) ``h_next`` is the value computed by
       hand; targeted messages for the reset gate applied to h_prev before the product, bh_n
       outside the reset gate, z and 1 - z swapped, and the blocks r and z swapped;
-    - the cache is ``(x, h_prev, r, z, n, hn, Wx, Wh)`` with ``hn = h_prev Wh_n + bh_n``;
+    - the cache is ``(x, h_prev, r, z, n, hn, Wx, Wh)`` with ``hn = h_prev Wh_n + bh_n``
+      (messages for ``hn`` taken after the reset gate or without ``bh_n``);
     - on a random batch (N = 3, D = 4, H = 2) h_next and the cache equal nnlib's.
     """
     __tracebackhide__ = True
@@ -762,6 +825,7 @@ def gru_step_forward(fn: Fn) -> None:
     # n = tanh(0.5 + 0.5 * 2) = tanh(1.5), h_next = (1 - sigma(1)) n + sigma(1) * 0.5
     assert_close(h_next, want_h, name=f"h_next of {_GTEXT}", layout="(1, 1)", reveal=True)
     items = _expect_cache(cache, GRU_CACHE, "gru_step_forward")
+    _check_hn(items, before, want_cache, _GTEXT)
     for k, pname in enumerate(GRU_CACHE):
         assert_close(items[k], want_cache[k], name=f"cache item {k} ({pname}) of {_GTEXT}",
                      reveal=True)
@@ -775,6 +839,7 @@ def gru_step_forward(fn: Fn) -> None:
         _require(not looks_like(got[0], _gru_variant(*args, **wrong_args)), f"{label}: {why}")
     assert_close(got[0], want[0], name=f"h_next of {label}", layout="(N, H) = (3, 2)")
     items = _expect_cache(got[1], GRU_CACHE, "gru_step_forward")
+    _check_hn(items, args, want[1], label)
     for k, pname in enumerate(GRU_CACHE):
         assert_close(items[k], want[1][k], name=f"cache item {k} ({pname}) of {label}")
     _done("gru_step_forward")
@@ -851,6 +916,8 @@ def gru_step_backward(fn: Fn) -> None:
       for a permutation) with the shapes of their variables;
     - targeted messages for the direct path h_prev -> h_next forgotten, the reset gate's
       factor left out of the h side of the n block, and bh_n treated like bx_n;
+    - a gradient wrong in some gates only is named by its gate: the blocks r, z, n of ``dbx``,
+      then of ``dbh``, are compared first;
     - every gradient equals the numerical gradient of ``sum(h_next * dh_next)`` (N = 3, D = 4,
       H = 2).
     """
@@ -866,6 +933,10 @@ def gru_step_backward(fn: Fn) -> None:
         wrong = _gru_step_grad_variant(dh, cache, **wrong_args)
         _require(not all(looks_like(a, b) for a, b in zip(got, wrong, strict=True)),
                  f"{text}: {why}")
+    _gate_blocks(got[4], expected[4], "rzn", "dbx", text,
+                 "what reaches the gate's output, times the slope of its own nonlinearity")
+    _gate_blocks(got[5], expected[5], "rzn", "dbh", text,
+                 "on the hidden side; in the n block, remember where r sits")
 
     def loss(**change: np.ndarray) -> float:
         q = {"x": p["x"], "h": p["h"], "Wx": p["Wx"], "Wh": p["Wh"], "bx": p["b"], "bh": p["bh"]}
