@@ -141,6 +141,10 @@ def _run_notes(log: dict | None, sanitize: dict | None) -> list[str]:
         cells = ", ".join(str(c) for c in dup["cells"])
         notes.append(f"{gid} appears {len(dup['cells'])} times (cells {cells}): all ran in order; "
                      f"cell {dup['graded']} is graded as {gid}")
+    for gid, cells in ((sanitize or {}).get("foreign_cells") or {}).items():
+        where = ", ".join(str(c) for c in cells)
+        notes.append(f"cell {where} claims grade id {gid}, which this notebook does not have "
+                     f"(pasted from another notebook?): run as an ordinary cell, not graded")
     edited = (sanitize or {}).get("edited_locked_cells") or []
     if edited:
         notes.append("locked cells edited and restored from the gradebook: " + ", ".join(edited))

@@ -401,6 +401,25 @@ class DeduplicateCells(NbGraderPreprocessor):
             if gid and (_nbg(cell).get("grade") or _nbg(cell).get("solution")
                         or _nbg(cell).get("locked") or _nbg(cell).get("task")):
                 groups.setdefault(gid, []).append(index)
+        # Cells claiming a grade id this notebook does not have (pasted from another notebook,
+        # or forged) become ordinary cells: nbgrader would otherwise crash on them and the whole
+        # notebook would score 0. They still run; the report names them.
+        foreign: dict[str, list[int]] = {}
+        known = self._known_ids(info)
+        for index, cell in enumerate(nb.cells):
+            meta = cell.metadata.get("nbgrader")
+            if meta is None:
+                continue
+            gid = meta.get("grade_id") if isinstance(meta, dict) else None
+            flagged = isinstance(meta, dict) and any(
+                meta.get(k) for k in ("grade", "solution", "locked", "task"))
+            if flagged and (not gid or (known is not None and gid not in known)):
+                foreign.setdefault(str(gid or "(no grade id)"), []).append(index + 1)
+                for key in ("nbgrader", "editable", "deletable"):
+                    cell.metadata.pop(key, None)
+                if gid and index in groups.get(gid, []):
+                    groups[gid].remove(index)
+        groups = {g: w for g, w in groups.items() if w}
         duplicates = {}
         for gid, where in groups.items():
             if len(where) < 2:
@@ -417,7 +436,18 @@ class DeduplicateCells(NbGraderPreprocessor):
                     nb.cells[i].metadata.pop("deletable", None)
             duplicates[gid] = {"cells": [i + 1 for i in where], "graded": keep + 1}
         _record_sanitize(info, "duplicates", duplicates, fresh=True)
+        _record_sanitize(info, "foreign_cells", foreign)
         return nb, resources
+
+    @staticmethod
+    def _known_ids(info: dict[str, Any]) -> set[str] | None:
+        """The grade ids of this notebook in the gradebook; None if it cannot be read."""
+        try:
+            with Gradebook(info["db_url"]) as gb:
+                nb = gb.find_notebook(info["notebook"], info["assignment"])
+                return {c.name for c in nb.source_cells} | {c.name for c in nb.grade_cells}
+        except Exception:  # noqa: BLE001 (no gradebook entry: leave the cells to nbgrader)
+            return None
 
 
 class RedactHiddenTests(Preprocessor):

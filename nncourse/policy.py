@@ -83,6 +83,7 @@ import builtins
 import functools
 import importlib
 import importlib.util
+import re
 import string
 import sys
 import types
@@ -1065,6 +1066,12 @@ def _strip_hidden(source: str) -> str:
                   flags=re.S)
 
 
+#: The note nbgrader puts before a test cell it adds back to a submission that deleted it
+#: (OverwriteCells.missing_cell_notification, commented out in a code cell).
+_RESTORED = re.compile(r"\A# This cell \(id:[^)\n]*\) was missing from the submission\. "
+                       r"It was added back by nbgrader\.\n\n")
+
+
 def _normal(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
@@ -1143,8 +1150,8 @@ def scan_notebook(nb: Any, trusted: Iterable[str] | None = None) -> list[Finding
         if cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
-        if _normal(source) in trusted_set:
-            continue
+        if _normal(source) in trusted_set or _normal(_RESTORED.sub("", source)) in trusted_set:
+            continue  # the instructor's cell (or one nbgrader added back, with its note)
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         where = _where(index, cell)
         for r in _scan_tree(source, ctx):

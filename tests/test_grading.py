@@ -88,6 +88,20 @@ def duplicated(nb, grade_id: str, first_try: str):
     return nb
 
 
+def with_foreign_cell(nb, cell_type: str, grade_id: str, source: str, points: float):
+    """A copy of ``nb`` with a graded cell whose grade id belongs to no cell of this notebook
+    (pasted from another notebook, or forged to claim points)."""
+    nb = copy.deepcopy(nb)
+    make = nbformat.v4.new_markdown_cell if cell_type == "markdown" else nbformat.v4.new_code_cell
+    cell = make(source)
+    cell.id = f"foreign-{grade_id}"
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": grade_id, "locked": False,
+                                 "points": points, "schema_version": 3,
+                                 "solution": cell_type == "markdown", "task": False}
+    nb.cells.append(cell)
+    return nb
+
+
 def class_submissions(root: Path) -> dict[str, object]:
     """Student id -> notebook, or raw text for a damaged file (expected scores: EXPECTED)."""
     release = nbformat.read(root / "course" / A / f"{A}.ipynb", as_version=4)
@@ -120,6 +134,10 @@ def class_submissions(root: Path) -> dict[str, object]:
         "asks_more_time": with_cell(right, "test-standardize", "import time\ntime.sleep(45)",
                                     {"nnlib": {"timeout": 60}}),
         "renamed_file": ("00_getting_started (1).ipynb", right),
+        "pasted_answer": with_foreign_cell(right, "markdown", "why-xor-fails",
+                                           "XOR is not linearly separable.", 3),
+        "forged_test": with_foreign_cell(release, "code", "extra-credit",
+                                         "print('extra credit')", 10),
     }
 
 
@@ -147,6 +165,8 @@ EXPECTED = {
     "own_interrupt": 3.0,
     "asks_more_time": FULL,
     "renamed_file": FULL,
+    "pasted_answer": FULL,  # a graded cell from another notebook costs nothing
+    "forged_test": 0.0,  # and gains nothing
 }
 HELD = {"os_exit"}
 
@@ -287,6 +307,9 @@ def test_honest_accidents_are_named_in_the_report(graded):
     assert "stopped at its time limit" not in notes
     assert "asks for 60 s in its metadata: ignored" in rows["asks_more_time"]["notes"]
     assert "handed in as '00_getting_started (1).ipynb'" in rows["renamed_file"]["notes"]
+    assert "claims grade id why-xor-fails, which this notebook does not have" in (
+        rows["pasted_answer"]["notes"])
+    assert "claims grade id extra-credit" in rows["forged_test"]["notes"]
 
 
 def test_held_scores_are_withheld_from_the_export(graded):
