@@ -120,6 +120,7 @@ def _sdpa(scale_fn=lambda E: 1 / np.sqrt(E), axis=-1, fill=-np.inf, invert=False
 @pytest.mark.parametrize(("fn", "pattern"), [
     (_sdpa(scale_fn=lambda E: 1.0), "without the scale"),
     (_sdpa(scale_fn=lambda E: 1 / E), "scaled by 1/E"),
+    (None, r"scaled by 1/sqrt\(Tk\)"),
     (_sdpa(scale_fn=lambda E: np.sqrt(E)), "multiplied by sqrt"),
     (_sdpa(axis=-2), "softmax over the queries"),
     (_sdpa(softmax=False), "without the softmax"),
@@ -132,6 +133,12 @@ def _sdpa(scale_fn=lambda E: 1 / np.sqrt(E), axis=-1, fill=-np.inf, invert=False
 ])
 def test_sdpa_forward_mistakes_are_named(fn, pattern):
     import warnings
+
+    if fn is None:  # the scale from the number of keys: 1/sqrt(Tk), told apart from 1/E
+        base = _sdpa()
+
+        def fn(q, k, v, mask=None):
+            return base(q * np.sqrt(q.shape[-1] / k.shape[-2]), k, v, mask)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -153,12 +160,14 @@ def test_sdpa_forward_in_place_and_arity_are_named(sol):
 # --- scaled_dot_product_attention_backward -------------------------------------------------
 
 
-def _back(dv_t=True, full_jacobian=True, scale_power=1, swap=False):
+def _back(dv_t=True, full_jacobian=True, scale_power=1, swap=False, diagonal=False):
     def fn(dout, cache):
         q, k, v, P, c = cache
         dv = (np.swapaxes(P, -1, -2) if dv_t else P) @ dout
         dP = dout @ np.swapaxes(v, -1, -2)
         dS = P * (dP - np.sum(P * dP, axis=-1, keepdims=True)) if full_jacobian else P * dP
+        if diagonal:
+            dS = P * (1 - P) * dP
         dq = c ** scale_power * dS @ k
         dk = c ** scale_power * np.swapaxes(dS, -1, -2) @ q
         return (dk, dq, dv) if swap else (dq, dk, dv)
@@ -167,7 +176,8 @@ def _back(dv_t=True, full_jacobian=True, scale_power=1, swap=False):
 
 @pytest.mark.parametrize(("fn", "pattern"), [
     (_back(dv_t=False), "raised|shape"),
-    (_back(full_jacobian=False), "only the diagonal"),
+    (_back(full_jacobian=False), "as if it were an elementwise function"),
+    (_back(diagonal=True), "only the diagonal of the softmax Jacobian.*off-diagonal"),
     (_back(scale_power=0), "missing the scale"),
     (_back(scale_power=2), "scale twice"),
     (_back(swap=True), "shape"),

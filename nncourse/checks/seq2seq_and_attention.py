@@ -99,9 +99,9 @@ def scaled_dot_product_attention_forward(fn: Fn) -> None:
     - it is your own code, not ``nnlib.attention.scaled_dot_product_attention_forward``;
     - it returns the pair ``(out, cache)`` and modifies none of its inputs;
     - the worked example of section 1 (one query, two keys), by hand;
-    - Tq = 3 queries, Tk = 4 keys and values of another size Ev = 5: the shape (Tq, Ev), the
-      scale 1/sqrt(E) (not 1, not 1/E), the softmax over the keys (the last axis), each row of
-      the weights summing to 1;
+    - Tq = 3 queries, Tk = 5 keys of size E = 2 and values of another size Ev = 6: the shape
+      (Tq, Ev), the scale 1/sqrt(E) (not 1, not 1/E, not 1/sqrt(Tk)), the softmax over the
+      keys (the last axis), each row of the weights summing to 1;
     - a causal mask (True where attending is allowed): masked keys get weight exactly 0, the
       mask is not inverted, masked scores are not merely set to 0;
     - scores of several hundreds do not overflow (no NaN);
@@ -111,7 +111,7 @@ def scaled_dot_product_attention_forward(fn: Fn) -> None:
     __tracebackhide__ = True
     ref = nnlib.attention.scaled_dot_product_attention_forward
     rng = np.random.default_rng(14)
-    q, k, v = rng.normal(size=(3, 2)), rng.normal(size=(4, 2)), rng.normal(size=(4, 5))
+    q, k, v = rng.normal(size=(3, 2)), rng.normal(size=(5, 2)), rng.normal(size=(5, 6))
     forbid_reference(fn, ref, nnlib.attention._masked_softmax, args=(q, k, v),
                      name="scaled_dot_product_attention_forward")
 
@@ -121,19 +121,21 @@ def scaled_dot_product_attention_forward(fn: Fn) -> None:
     res = expect_arity(call(fn, q1, k1, v1, name=text), ("out", "cache"), name=text)
     hand_text, hand_out = text, res[0]
 
-    text = "scaled_dot_product_attention_forward(q, k, v) with q (3, 2), k (4, 2), v (4, 5)"
+    text = "scaled_dot_product_attention_forward(q, k, v) with q (3, 2), k (5, 2), v (5, 6)"
     kept = [a.copy() for a in (q, k, v)]
     out, cache = expect_arity(call(fn, q, k, v, name=text), ("out", "cache"), name=text)
     _unchanged("scaled_dot_product_attention_forward",
                list(zip(("q", "k", "v"), (q, k, v), kept, strict=True)))
-    _require(np.shape(out) == (3, 5),
-             f"out of {text} has shape {np.shape(out)}; expected (Tq, Ev) = (3, 5): one output "
+    _require(np.shape(out) == (3, 6),
+             f"out of {text} has shape {np.shape(out)}; expected (Tq, Ev) = (3, 6): one output "
              "per query, each a weighted average of the value rows.")
     s = q @ k.T
     for wrong, why in [
         (_softmax(s) @ v, "computed without the scale: the scores are q k^T / sqrt(E)"),
         (_softmax(s / 2) @ v, "scaled by 1/E: the scale is 1/sqrt(E), E = q.shape[-1]"),
         (_softmax(s * np.sqrt(2)) @ v, "scores multiplied by sqrt(E) instead of divided"),
+        (_softmax(s / np.sqrt(5)) @ v, "scaled by 1/sqrt(Tk), the number of keys: the scale is "
+         "1/sqrt(E), E = q.shape[-1], the size of each query and key vector"),
         (_softmax(s / np.sqrt(2), axis=0) @ v, "a softmax over the queries (axis -2): each "
          "query's weights are a distribution over the keys, the last axis"),
         ((s / np.sqrt(2)) @ v, "computed without the softmax"),
@@ -144,7 +146,7 @@ def scaled_dot_product_attention_forward(fn: Fn) -> None:
                  "softmax([1, 0] / sqrt(2)) = [0.670, 0.330])", layout="(Tq, Ev) = (1, 2)",
                  reveal=True)
     w_ref = _softmax(s / np.sqrt(2))
-    assert_close(out, w_ref @ v, name=f"out of {text}", layout="(Tq, Ev) = (3, 5)")
+    assert_close(out, w_ref @ v, name=f"out of {text}", layout="(Tq, Ev) = (3, 6)")
     _require(isinstance(cache, tuple | list) and len(cache) == 5,
              f"the cache returned by {text} should be the tuple (q, k, v, weights, scale), got "
              f"a {type(cache).__name__}"
@@ -155,8 +157,8 @@ def scaled_dot_product_attention_forward(fn: Fn) -> None:
                  f"cache[{i}] of {text} should be {pname} (the cache is (q, k, v, weights, "
                  "scale), in this order): the backward pass unpacks it in that order.")
 
-    causal = np.tril(np.ones((3, 4), dtype=bool))
-    text = ("scaled_dot_product_attention_forward(q, k, v, mask) with a causal mask (3, 4), "
+    causal = np.tril(np.ones((3, 5), dtype=bool))
+    text = ("scaled_dot_product_attention_forward(q, k, v, mask) with a causal mask (3, 5), "
             "True where attending is allowed")
     kept_mask = causal.copy()
     out, cache = expect_arity(call(fn, q, k, v, causal, name=text), ("out", "cache"), name=text)
@@ -172,9 +174,9 @@ def scaled_dot_product_attention_forward(fn: Fn) -> None:
     ]:
         _require(not looks_like(out, wrong), f"out of {text} is {why}.")
     w_mask = _softmax(np.where(causal, sm, -np.inf))
-    assert_close(out, w_mask @ v, name=f"out of {text}", layout="(Tq, Ev) = (3, 5)")
+    assert_close(out, w_mask @ v, name=f"out of {text}", layout="(Tq, Ev) = (3, 6)")
     _require(isinstance(cache, tuple | list) and len(cache) == 5
-             and np.shape(cache[3]) == (3, 4) and np.all(np.asarray(cache[3])[~causal] == 0),
+             and np.shape(cache[3]) == (3, 5) and np.all(np.asarray(cache[3])[~causal] == 0),
              f"the weights in the cache of {text} must be exactly 0 where the mask is False.")
 
     text = "scaled_dot_product_attention_forward(q, k, v) with scores of several hundreds"
@@ -292,11 +294,15 @@ def scaled_dot_product_attention_backward(fn: Fn) -> None:
     P, scale = cache.weights, cache.scale
     assert_close(dv, rdv, name=f"dv of {text}", layout="(Tk, Ev) = (3, 5)")
     dP = dout @ v.T
-    diag_only = P * dP
+    no_row_term = P * dP
+    diag_only = P * (1 - P) * dP
     for wrong, why in [
-        (scale * diag_only @ k, "uses only the diagonal of the softmax Jacobian (P * dP): each "
-         "weight of a row depends on every score of that row, so a term shared by the row is "
-         "missing"),
+        (scale * no_row_term @ k, "goes through the softmax as if it were an elementwise "
+         "function (P * dP): each weight of a row depends on every score of that row, so a term "
+         "shared by the row is missing"),
+        (scale * diag_only @ k, "uses only the diagonal of the softmax Jacobian (P * (1 - P) * "
+         "dP, the derivative of each weight with respect to its own score): each weight of a row "
+         "also depends on the other scores of that row, so the off-diagonal terms are missing"),
         (rdq / scale, "missing the scale: the scores are scale * q k^T"),
         (rdq * scale, "has the scale twice"),
     ]:
@@ -304,8 +310,10 @@ def scaled_dot_product_attention_backward(fn: Fn) -> None:
     _require(not (looks_like(dq, rdk[:2]) and looks_like(dk[:2], rdq)),
              f"dq and dk of {text} are swapped.")
     for wrong, why in [(rdk / scale, "is missing the scale"), (rdk * scale, "has the scale "
-                       "twice"), (scale * diag_only.T @ q, "uses only the diagonal of the "
-                       "softmax Jacobian")]:
+                       "twice"), (scale * no_row_term.T @ q, "goes through the softmax "
+                       "as if it were elementwise (P * dP): a term shared by the row is missing"),
+                      (scale * diag_only.T @ q, "uses only the diagonal of the softmax Jacobian "
+                       "(P * (1 - P) * dP): the off-diagonal terms are missing")]:
         _require(not looks_like(dk, wrong), f"dk of {text} {why}.")
     assert_close(dq, rdq, name=f"dq of {text}", layout="(Tq, E) = (2, 4)")
     assert_close(dk, rdk, name=f"dk of {text}", layout="(Tk, E) = (3, 4)")
