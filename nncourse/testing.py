@@ -398,7 +398,7 @@ def check_against_reference(
         student_args = _snapshot(args)
         where = f"{name} on hidden case {i + 1} of {len(kinds)} ({kind})"
         try:
-            got = student(*student_args)
+            got = _call_without_reference(student, student_args, reference, name)
         except GradingError:
             raise
         except Exception as exc:  # the learner's error, reported in their words
@@ -431,6 +431,42 @@ def check_against_reference(
                 )
         else:
             assert_close(got_out, ref_out, name=where, layout=layout, rtol=rtol, atol=atol)
+
+
+def _call_without_reference(
+    student: Callable[..., Any], args: Sequence[Any], reference: Callable[..., Any], name: str
+) -> Any:
+    """``student(*args)`` with ``reference`` disabled when it is an nnlib function.
+
+    forbid_reference's run-time probe uses one public input, which a function could special-
+    case before handing every other input to the reference (through a dict, an object...). On
+    the hidden cases the reference is switched off as well: reaching it fails the exercise with
+    the reference-use message, whatever the route.
+    """
+    __tracebackhide__ = True
+    guard = (isinstance(reference, types.FunctionType) and not reference.__code__.co_freevars
+             and str(getattr(reference, "__module__", "")).split(".")[0] == "nnlib"
+             and student is not reference)  # the course's own tests check the reference too
+    if not guard:
+        return student(*args)
+    saved = reference.__code__
+    _TRIPPED.clear()
+    reference.__code__ = _tripwire.__code__
+    try:
+        try:
+            result = student(*args)
+        except ReferenceCalled:
+            result = None
+    finally:
+        reference.__code__ = saved
+    if _TRIPPED:
+        _TRIPPED.clear()
+        raise GradingError(
+            f"{name} uses the course's reference implementation ({_qualname(reference)}) on the "
+            "hidden cases. That is a fine way to get unstuck and carry on with the notebook, but "
+            "this exercise scores 0 until you write your own version."
+        )
+    return result
 
 
 # ---------------------------------------------------------------------------------------------

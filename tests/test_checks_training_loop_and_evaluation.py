@@ -71,7 +71,7 @@ REFERENCES = {
     "minibatches": lambda X, y, b, rng: list(nnlib.training.minibatches(X, y, b, rng=rng)),
     "train_val_test_split": lambda X, y, v, t, rng: nnlib.data.train_val_test_split(
         X, y, val_fraction=v, test_fraction=t, rng=rng),
-    "confusion_matrix": lambda t, p, K: nnlib.metrics.confusion_matrix(t, p, K),
+    "confusion_matrix": nnlib.metrics.confusion_matrix,
     "precision_recall_f1": lambda t, p, K, average=None: nnlib.metrics.precision_recall_f1(
         t, p, K, average=average),
     "kfold_indices": lambda N, k, rng: nnlib.training.kfold_indices(N, k, rng=rng),

@@ -162,7 +162,34 @@ def _make_labels(rng, kind):
     return (rng.integers(0, K, size=batch_size_for(kind, rng)), K)
 
 
+def _one_hot_copy(y, k):
+    """The reference seen from outside nnlib (not switched off on the hidden cases)."""
+    return one_hot(y, k)
+
+
 class TestCheckAgainstReference:
+    def test_the_nnlib_reference_is_switched_off_on_the_hidden_cases(self):
+        helpers = {"oh": one_hot}
+
+        def looks_up(y, k):  # special-cases forbid_reference's public probe, then delegates
+            if k == 3 and list(y) == [0, 2]:
+                return np.zeros((2, 3))
+            return helpers["oh"](y, k)
+
+        with pytest.raises(GradingError, match="reference implementation .* hidden cases"):
+            check_against_reference(looks_up, one_hot, _make_labels, name="one_hot")
+
+        def swallows(y, k):  # and catching what the disabled reference raises does not help
+            try:
+                return helpers["oh"](y, k)
+            except BaseException:
+                return np.eye(k)[y]
+
+        with pytest.raises(GradingError, match="reference implementation"):
+            check_against_reference(swallows, one_hot, _make_labels, name="one_hot")
+        check_against_reference(one_hot, one_hot, _make_labels, name="one_hot")  # itself: fine
+        assert one_hot(np.array([1]), 2).tolist() == [[0.0, 1.0]]  # and restored afterwards
+
     def test_reference_passes_itself(self):
         calls = []
 
@@ -171,7 +198,8 @@ class TestCheckAgainstReference:
             return one_hot(y, k)
 
         # None, not a count: nbgrader would read a displayed number as partial credit
-        assert check_against_reference(counting, one_hot, _make_labels, name="one_hot") is None
+        assert check_against_reference(counting, _one_hot_copy, _make_labels,
+                                       name="one_hot") is None
         assert len(calls) == len(CASE_KINDS)
 
     def test_case_kinds(self):
@@ -187,7 +215,7 @@ class TestCheckAgainstReference:
             return Y
 
         with pytest.raises(GradingError) as info:
-            check_against_reference(off_by_one, one_hot, _make_labels, name="one_hot")
+            check_against_reference(off_by_one, _one_hot_copy, _make_labels, name="one_hot")
         msg = str(info.value)
         assert msg.startswith("one_hot on hidden case 1 of 5 (batch of one)")
         assert "first differs at index (0," in msg
