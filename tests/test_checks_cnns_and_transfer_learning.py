@@ -135,6 +135,8 @@ def _bnf(mode=None):
             running_mean[...] = rm
         if mode == "three":
             return out, (bn_cache, x.shape), rm
+        if mode == "cache-swapped":
+            return out, (x.shape, bn_cache), rm, rv
         return out, (bn_cache, x.shape), rm, rv
 
     return f
@@ -153,9 +155,15 @@ def _bnf(mode=None):
     ("cache-only", "(bn_cache, x.shape)"),
     ("in-place", "modified its input `running_mean`"),
     ("three", "expected 4"),
+    ("cache-swapped", "got a tuple of 4 items (array (12, 3), array (3,), array (3,), bool)"),
 ])
 def test_batchnorm2d_forward_mistakes_are_named(mode, cause):
     assert cause in message_of(checks.batchnorm2d_forward, _bnf(mode))
+
+
+def test_the_cache_message_summarises_instead_of_printing_arrays():
+    text = message_of(checks.batchnorm2d_forward, _bnf("cache-swapped"))
+    assert "array(" not in text and "batchnorm_forward's cache" in text, text
 
 
 def test_batchnorm2d_forward_per_channel_running_variance_uses_all_pixels():
@@ -235,6 +243,8 @@ def _rh(mode=None):
             for m in body:
                 if isinstance(m, nnlib.Linear):
                     m.requires_grad_(not freeze)
+        elif mode == "whole-net":
+            net.requires_grad_(not freeze)
         elif mode != "no-unfreeze" or freeze:
             for m in body:
                 m.requires_grad_(not freeze)
@@ -274,6 +284,21 @@ def test_replace_head_mistakes_are_named(mode, cause):
     assert cause in message_of(checks.replace_head, _rh(mode))
 
 
+def test_replace_head_setting_the_flags_of_the_whole_input_net_is_named():
+    # net.requires_grad_(not freeze) also freezes (or unfreezes) net's own, dropped head.
+    assert "froze net's old head" in message_of(checks.replace_head, _rh("whole-net"))
+    assert "net[:-1]" in message_of(checks.replace_head, _rh("whole-net"))
+    text = message_of(checks.replace_head_hidden, _rh("whole-net"))
+    assert "hidden case" in text and "flags of net's old head" in text
+
+
+def test_replace_head_unfreezing_the_old_head_is_named():
+    def unfreezes_all(net, num_classes, *, rng, freeze=True):
+        return _rh()(net.requires_grad_(True), num_classes, rng=rng, freeze=freeze)
+
+    assert "unfroze net's old head" in message_of(checks.replace_head, unfreezes_all)
+
+
 def test_replace_head_hidden_catches_what_the_visible_net_does_not_show():
     checks.replace_head(_rh("hidden-only"))
     text = message_of(checks.replace_head_hidden, _rh("hidden-only"))
@@ -288,7 +313,7 @@ def _ef(mode=None):
         was = base.training
         if mode != "no-eval":
             base.eval()
-        step = len(X) if mode == "one-chunk" else batch_size
+        step = len(X) if mode == "one-chunk" else 1 if mode == "ones" else batch_size
         stop = len(X) - len(X) % step if mode == "drop-last" and len(X) % step else len(X)
         chunks = []
         for start in range(0, stop, step):
@@ -312,6 +337,7 @@ def _ef(mode=None):
 @pytest.mark.parametrize(("mode", "cause"), [
     ("no-eval", "in training mode"),
     ("one-chunk", "chunks of [7] examples"),
+    ("ones", "only the last one shorter"),
     ("drop-last", "the last, shorter chunk"),
     ("no-flatten", "flattened"),
     ("no-restore", "left in evaluation mode"),

@@ -108,6 +108,24 @@ def _as_shape(value: Any) -> tuple[int, ...] | None:
         return None
 
 
+def _summary(value: Any) -> str:
+    """A one-line description of a value for a message (never a whole array)."""
+    shape = _as_shape(value) if not isinstance(value, np.ndarray) or value.ndim == 1 else None
+    if shape is not None and len(shape) <= 8:
+        return repr(shape)
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if isinstance(value, tuple | list):
+        parts = ", ".join(f"array {np.shape(v)}" if isinstance(v, np.ndarray)
+                          else type(v).__name__ for v in value[:6])
+        more = ", ..." if len(value) > 6 else ""
+        hint = (" (it looks like batchnorm_forward's cache: the cache is (bn_cache, x.shape), "
+                "in that order)" if len(value) == 4 else "")
+        return f"a {type(value).__name__} of {len(value)} items ({parts}{more}){hint}"
+    text = repr(value)
+    return text if len(text) <= 60 else f"a {type(value).__name__}"
+
+
 def _bn2d_call(
     fn: Callable[..., Any], args: list[Any], name: str, **kwargs: Any
 ) -> tuple[Any, ...]:
@@ -242,7 +260,7 @@ def batchnorm2d_forward(fn: Callable[..., Any]) -> None:
              f"{type(cache2).__name__}"
              + (f" of length {len(cache2)}" if isinstance(cache2, tuple | list) else ""))
     _require(_as_shape(cache2[1]) == x0.shape,
-             f"cache[1] of {call_2} should be x.shape, (2, 3, 2, 3); got {cache2[1]!r}")
+             f"cache[1] of {call_2} should be x.shape, (2, 3, 2, 3); got {_summary(cache2[1])}")
     bn_cache = cache2[0]
     _require(isinstance(bn_cache, tuple | list) and len(bn_cache) == 4,
              f"cache[0] of {call_2} should be the cache batchnorm_forward returned, (x_hat, "
@@ -443,6 +461,10 @@ def _small_net(rng: np.random.Generator, dtype: Any = np.float64) -> nnlib.Seque
         nnlib.ReLU(), nnlib.Linear(4, 7, rng=rng, dtype=dtype))
 
 
+_OLD_HEAD_HINT = (" set the flags of the body's modules (net[:-1]), not of the whole of net: "
+                  "net's own head is not part of the new network, and net must stay as it was.")
+
+
 def _flags(net: Any) -> list[bool]:
     return [bool(p.requires_grad) for p in net.parameters()]
 
@@ -466,7 +488,7 @@ def replace_head(fn: Callable[..., Any]) -> None:
 
     - it is your own code, not ``nnlib.transfer.replace_head``;
     - it returns an ``nnlib.Sequential`` of four modules whose output has shape (N, 3); ``net``
-      keeps its four modules and its old head (weights unchanged);
+      keeps its four modules and its old head (weights and requires_grad flags unchanged);
     - the first three modules are ``net``'s own objects (the pretrained weights shared, not
       copied, nor re-initialised);
     - the new head is a new ``nnlib.Linear`` with the old head's number of inputs (4, not its
@@ -491,6 +513,9 @@ def replace_head(fn: Callable[..., Any]) -> None:
              "Sequential and leave net as it was.")
     _require(np.array_equal(old[3].weight.data, old_w),
              f"{name} changed the old head's weights: leave net's head as it was.")
+    _require(all(_flags(old[3])),
+             f"{name} froze net's old head (its requires_grad flags are now False):"
+             + _OLD_HEAD_HINT)
     _require(len(new) == 4,
              f"{name} returned a Sequential of {len(new)} modules; expected 4: net's first three "
              "modules, then the new head (the old head is dropped, not kept under the new one).")
@@ -542,6 +567,9 @@ def replace_head(fn: Callable[..., Any]) -> None:
     _require(all(_flags(new2)), f"after {name2}, some parameters are still frozen: "
              "freeze=False means every parameter of the body is trainable (requires_grad "
              "True), whatever it was before.")
+    _require(not any(_flags(net2[-1])),
+             f"{name2} unfroze net's old head (its requires_grad flags are now True):"
+             + _OLD_HEAD_HINT)
     _done("replace_head")
 
 
@@ -588,7 +616,10 @@ def replace_head_hidden(fn: Callable[..., Any]) -> None:
         ref_net = copy.deepcopy(net)
         want = nnlib.transfer.replace_head(ref_net, K, rng=copy.deepcopy(r), freeze=freeze)
         where = f"replace_head on hidden case {i + 1} of {len(_HEAD_KINDS)} ({kind})"
+        old_head, old_flags = net[len(net) - 1], _flags(net[len(net) - 1])
         got = _run_replace(fn, net, K, r, freeze, where)
+        _require(_flags(old_head) == old_flags,
+                 f"{where} changed the requires_grad flags of net's old head:" + _OLD_HEAD_HINT)
         _require(len(got) == len(want), f"{where} returned {len(got)} modules; expected "
                  f"{len(want)}: the body (every module of net but the last), then the new head.")
         _require(all(got[j] is net[j] for j in range(len(net) - 1)),
@@ -661,8 +692,8 @@ def extract_features(fn: Callable[..., Any]) -> None:
     - the features have shape (N, D) = (7, 8), one row per example (flattened);
     - they equal the base's outputs in evaluation mode (not the batch statistics of training
       mode), and the batch norm's running statistics do not move;
-    - the base runs on chunks of at most batch_size = 3 examples, in order (3, 3, 1), all in
-      evaluation mode, and never backward;
+    - the base runs on chunks of batch_size = 3 examples (the last one shorter), in order
+      (3, 3, 1), all in evaluation mode, and never backward;
     - the base's mode is restored: back in training mode here, and still in evaluation mode when
       it came in evaluation mode;
     - a batch of one, and batch_size larger than N (one chunk).
@@ -703,7 +734,7 @@ def extract_features(fn: Callable[..., Any]) -> None:
     sizes = [n for n, _ in calls]
     _require(sizes == [3, 3, 1],
              f"{name} ran the base on chunks of {sizes} examples; expected [3, 3, 1]: chunks of "
-             "at most batch_size examples, in order.")
+             "batch_size examples (only the last one shorter, with what is left), in order.")
     _require(base.training, f"after {name} the base is left in evaluation mode, but it came in "
              "training mode: remember its mode (base.training) and restore it (base.train(...)).")
     base.eval()
@@ -748,8 +779,8 @@ def extract_features_hidden(fn: Callable[..., Any]) -> None:
         assert_close(got, want, name=f"the features of {where}", layout="(N, D)",
                      rtol=1e-5, atol=1e-6)
         _require([n for n, _ in base[0].calls] == [n for n, _ in ref_base[0].calls],
-                 f"{where}: the base did not run on chunks of at most batch_size examples, in "
-                 "order.")
+                 f"{where}: the base did not run on chunks of batch_size examples (only the "
+                 "last one shorter), in order.")
         _require(base.training == ref_base.training,
                  f"{where}: the base's mode was not restored.")
         _require(all(np.array_equal(v, ref_base.state_dict()[k])
