@@ -12,6 +12,8 @@ in-page anchors or embedded data. ``nbgrader_config.py`` installs it in place of
 
 from __future__ import annotations
 
+import re
+
 import bleach
 
 TAGS = frozenset({
@@ -37,3 +39,16 @@ _cleaner = bleach.Cleaner(tags=TAGS, attributes=ATTRIBUTES, protocols=PROTOCOLS,
 def clean_html(html: str) -> str:
     """``html`` with only inert markup left (see the module docstring)."""
     return _cleaner.clean(str(html))
+
+
+_SCRIPT_URL = re.compile(r"\]\(\s*<?\s*(?:javascript|vbscript|data)\s*:", re.I)
+
+
+def clean_markdown(source: str) -> str:
+    """A markdown cell's source with only inert HTML left and no script links.
+
+    Applied by the grader to the markdown and raw cells a student wrote or changed (the
+    course's own cells are left as released), before the notebook is stored: the formgrader's
+    template renders markdown without any sanitizer, so this is what protects the instructor.
+    """
+    return _SCRIPT_URL.sub("](#", _cleaner.clean(str(source)))

@@ -145,6 +145,10 @@ def _run_notes(log: dict | None, sanitize: dict | None) -> list[str]:
         where = ", ".join(str(c) for c in cells)
         notes.append(f"cell {where} claims grade id {gid}, which this notebook does not have "
                      f"(pasted from another notebook?): run as an ordinary cell, not graded")
+    cleaned = (sanitize or {}).get("sanitized_markdown") or []
+    if cleaned:
+        notes.append("scripts or unsafe HTML removed from markdown cell "
+                     + ", ".join(str(c) for c in cleaned) + " before grading")
     edited = (sanitize or {}).get("edited_locked_cells") or []
     if edited:
         notes.append("locked cells edited and restored from the gradebook: " + ", ".join(edited))

@@ -61,10 +61,12 @@ from autograder.preprocessors import (  # noqa: E402
     DeduplicateCells,
     GradingExecute,
     RestoreHiddenTests,
+    SanitizeMarkdown,
 )
 
 c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateCells, OverwriteKernelspec,
-                                      RestoreHiddenTests, OverwriteCells, CheckCellMetadata]
+                                      RestoreHiddenTests, OverwriteCells, SanitizeMarkdown,
+                                      CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [GradingExecute, IgnorePattern, ClearMetadataPreprocessor,
                                        LimitOutput, SaveAutoGrades, AssignLatePenalties,
                                        CheckCellMetadata]

@@ -382,6 +382,43 @@ def _record_sanitize(info: dict[str, Any], key: str, value: Any, fresh: bool = F
     path.write_text(json.dumps(data))
 
 
+class SanitizeMarkdown(NbGraderPreprocessor):
+    """Markdown and raw cells a student wrote or changed lose their scripts before grading.
+
+    The autograded notebook is what the formgrader shows the instructor and what feedback is
+    made from; the formgrader renders markdown without a sanitizer, so a ``<script>`` in a
+    written answer would run in the instructor's session (a hostile student changed every
+    classmate's grade that way). Cells whose source is the release's are left as they are.
+    """
+
+    def preprocess(self, nb: NotebookNode, resources: dict[str, Any]):
+        from autograder.feedback_html import clean_markdown
+
+        info = resources["nbgrader"]
+        released = self._released_text(info["assignment"], info["notebook"])
+        changed = []
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type not in ("markdown", "raw") or cell.source in released:
+                continue
+            clean = clean_markdown(cell.source)
+            if clean != cell.source:
+                cell.source = clean
+                changed.append(index + 1)
+        _record_sanitize(info, "sanitized_markdown", changed)
+        return nb, resources
+
+    def _released_text(self, assignment: str, notebook: str) -> set[str]:
+        from nbgrader.coursedir import CourseDirectory
+
+        coursedir = CourseDirectory(config=self.config)
+        path = Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
+        try:
+            nb = nbformat.read(path / f"{notebook}.ipynb", as_version=4)
+        except OSError:
+            return set()
+        return {c.source for c in nb.cells if c.cell_type in ("markdown", "raw")}
+
+
 class DeduplicateCells(NbGraderPreprocessor):
     """nbgrader's DeduplicateIds, without its crash, and saying what it did.
 

@@ -53,3 +53,25 @@ def test_the_course_configuration_sanitizes_feedback_html():
 def test_without_it_the_scripts_would_reach_the_page():
     body, _ = HTMLExporter().from_notebook_node(_notebook())
     assert "pwned" in body  # the default exporter copies them: the setting is what protects
+
+
+def test_written_answers_lose_their_scripts_before_grading():
+    """The formgrader renders markdown without a sanitizer: the grader cleans the cells a
+    student wrote (a script in a written answer changed every classmate's grade)."""
+    from autograder.feedback_html import clean_markdown
+
+    answer = ("XOR is **not** linearly separable: $w_1 + b \\geq 0$.\n\n"
+              "<script>fetch('/formgrader/api/grade/1', {method: 'PUT'})</script>\n"
+              "[see](javascript:alert(1)) <img src=x onerror=\"alert(2)\"> "
+              "<a href=\"javascript:alert(3)\">x</a>\n\n"
+              "<details><summary>why</summary>four inequalities</details>")
+    clean = clean_markdown(answer)
+    assert "<script" not in clean and "javascript:" not in clean and "onerror" not in clean
+    assert "**not** linearly separable" in clean and "<details><summary>why</summary>" in clean
+    assert clean_markdown(clean) == clean
+
+
+def test_the_grader_cleans_markdown_after_restoring_the_course_cells():
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT / "autograder")).load_config()
+    names = [getattr(p, "__name__", p) for p in config.Autograde.sanitize_preprocessors]
+    assert names.index("SanitizeMarkdown") > names.index("OverwriteCells")
