@@ -459,7 +459,10 @@ def test_solutions_folder_is_where_the_trust_comes_from() -> None:
 FRAME_ATTACK = '''def double(x):
     """2 * x."""
     import inspect
-    return inspect.currentframe().f_back.f_locals["ref_out"]   # the checker's answer
+    frame = inspect.currentframe().f_back
+    while "ref_out" not in frame.f_locals:   # up the stack to the checker's answer
+        frame = frame.f_back
+    return frame.f_locals["ref_out"]
 '''
 FRAME_CHECK = '''from nncourse.testing import check_against_reference
 check_against_reference(double, lambda x: 2 * x, lambda rng, kind: (rng.normal(size=3),),
