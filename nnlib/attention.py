@@ -35,6 +35,8 @@ __all__ = [
     "scaled_dot_product_attention_forward",
     "scaled_dot_product_attention_backward",
     "positional_encoding",
+    "decoder_attention_forward",
+    "decoder_attention_backward",
     "MultiheadAttention",
     "TransformerBlock",
 ]
@@ -522,3 +524,50 @@ class TransformerBlock(Module):
 
     def extra_repr(self) -> str:
         return f"norm_first={self.norm_first}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Attention of a decoder over its encoder's states (Luong's dot-product "global attention")
+# ---------------------------------------------------------------------------------------------
+
+
+def decoder_attention_forward(
+    h_dec: ArrayLike, enc: ArrayLike, src_mask: ArrayLike
+) -> tuple[np.ndarray, AttentionCache]:
+    """context = softmax(h_dec @ enc^T / sqrt(H), padding masked) @ enc, the softmax over the
+    source positions: every decoder state is a query, the encoder states are the keys and the
+    values (Luong et al., 2015, scaled).
+
+    Shapes: h_dec (N, T_out, H), enc (N, T_in, H), src_mask (N, T_in) boolean, **True at a real
+    source token** (False at padding), at least one per sequence -> context (N, T_out, H) and
+    the cache of ``scaled_dot_product_attention_forward`` (weights (N, T_out, T_in)).
+    """
+    fn = "decoder_attention_forward"
+    h_dec, enc = as_array(h_dec, fn, "h_dec"), as_array(enc, fn, "enc")
+    m = np.asarray(src_mask)
+    if h_dec.ndim != 3 or enc.ndim != 3 or 0 in h_dec.shape or 0 in enc.shape:
+        raise ValueError(f"{fn}: h_dec must be (N, T_out, H) and enc (N, T_in, H), not empty, "
+                         f"got h_dec {h_dec.shape} and enc {enc.shape}")
+    if h_dec.shape[0] != enc.shape[0] or h_dec.shape[2] != enc.shape[2]:
+        raise ValueError(f"{fn}: h_dec {h_dec.shape} and enc {enc.shape} must share N and H")
+    if m.dtype != bool or m.shape != enc.shape[:2]:
+        raise ValueError(f"{fn}: src_mask must be boolean (N, T_in) = {enc.shape[:2]} (True at "
+                         f"a real token), got dtype {m.dtype} and shape {m.shape}")
+    if not m.any(axis=1).all():
+        raise ValueError(f"{fn}: src_mask {m.shape} has a sequence without any real token")
+    return scaled_dot_product_attention_forward(h_dec, enc, enc, m[:, None, :])
+
+
+def decoder_attention_backward(
+    dcontext: ArrayLike, cache: AttentionCache
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradients of ``decoder_attention_forward``: dh_dec = dq, denc = dk + dv (the encoder
+    states are both the keys and the values, so both paths reach them).
+
+    Shapes: dcontext (N, T_out, H) -> dh_dec (N, T_out, H), denc (N, T_in, H).
+    """
+    fn = "decoder_attention_backward"
+    if not isinstance(cache, AttentionCache) or cache.q.ndim != 3:
+        raise ValueError(f"{fn}: cache must be the cache decoder_attention_forward returned")
+    dq, dk, dv = scaled_dot_product_attention_backward(dcontext, cache)
+    return dq, dk + dv

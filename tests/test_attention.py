@@ -499,3 +499,52 @@ def test_toy_transformer_learns_to_reverse_sequences(rng):
     pred = head(block(emb(idx) + pe).reshape(N * T, E)).argmax(axis=1).reshape(N, T)
     assert losses[-1] < 0.1 * losses[0], (losses[0], losses[-1])
     assert (pred == y).mean() >= 0.95
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoder attention (lesson 14's encoder-decoder)
+# ---------------------------------------------------------------------------------------------
+
+
+def _src_mask(rng, N, T_in):
+    lengths = rng.integers(1, T_in + 1, size=N)
+    return np.arange(T_in)[None, :] >= (T_in - lengths)[:, None]  # left padding
+
+
+@pytest.mark.parametrize(("N", "T_out", "T_in", "H"), [(1, 1, 1, 1), (3, 3, 5, 4), (2, 4, 7, 3)])
+def test_decoder_attention_matches_torch(N, T_out, T_in, H, rng):
+    torch = require_torch()
+    F = torch.nn.functional
+    from nnlib.attention import decoder_attention_backward, decoder_attention_forward
+    h, enc = rng.standard_normal((N, T_out, H)), rng.standard_normal((N, T_in, H))
+    mask = _src_mask(rng, N, T_in)
+    dout = rng.standard_normal((N, T_out, H))
+    ht, et = _t(torch, h), _t(torch, enc)
+    ref = F.scaled_dot_product_attention(ht, et, et, attn_mask=torch.from_numpy(mask[:, None]))
+    (ref * torch.from_numpy(dout)).sum().backward()
+    out, cache = decoder_attention_forward(h, enc, mask)
+    assert_rel(out, ref.detach().numpy(), "context")
+    assert not cache.weights[~np.broadcast_to(mask[:, None], cache.weights.shape)].any()
+    dh, denc = decoder_attention_backward(dout, cache)
+    assert_rel(dh, ht.grad.numpy(), "dh_dec")
+    assert_rel(denc, et.grad.numpy(), "denc")  # the key path and the value path, summed
+
+
+def test_decoder_attention_gradcheck_and_errors(rng):
+    from nnlib.attention import decoder_attention_backward, decoder_attention_forward
+    mask = _src_mask(rng, 3, 5)
+    check_gradients(lambda h, e: decoder_attention_forward(h, e, mask), decoder_attention_backward,
+                    [rng.standard_normal((3, 3, 4)), rng.standard_normal((3, 5, 4))], rng=rng,
+                    tol=1e-7, h=1e-5, names=["h_dec", "enc"])
+    h, enc = np.zeros((2, 3, 4)), np.zeros((2, 5, 4))
+    for args, words in [
+        ((h[0], enc, mask[:2]), r"decoder_attention_forward: h_dec must be .*\(3, 4\)"),
+        ((h, enc[:1], mask[:1]), r"decoder_attention_forward: h_dec \(2, 3, 4\) and enc \(1, 5"),
+        ((h, enc, mask), r"decoder_attention_forward: src_mask .*\(2, 5\).*\(3, 5\)"),
+        ((h, enc, mask[:2].astype(int)), r"src_mask must be boolean .* dtype int"),
+        ((h, enc, np.zeros((2, 5), dtype=bool)), r"src_mask \(2, 5\) has a sequence without"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            decoder_attention_forward(*args)
+    with pytest.raises(ValueError, match="decoder_attention_backward: cache"):
+        decoder_attention_backward(h, (h, enc, enc, None, 1.0))
