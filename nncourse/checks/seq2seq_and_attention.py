@@ -1,9 +1,11 @@
 """The checks of lesson 14, sequence-to-sequence and attention
 (``solutions/14_seq2seq_and_attention``; ``course/`` for learners).
 
-Five exercises: ``scaled_dot_product_attention_forward`` / ``_backward`` (with a boolean mask,
+Eight exercises: ``scaled_dot_product_attention_forward`` / ``_backward`` (with a boolean mask,
 True where attending is allowed), ``positional_encoding`` (sinusoidal),
-``multihead_self_attention`` and the encoder-decoder's ``greedy_decode``.
+``multihead_self_attention``, and the encoder-decoder's ``decoder_attention_forward`` /
+``_backward`` (the decoder states attend over the encoder states, padding masked),
+``teacher_forcing_batch`` and ``greedy_decode``.
 ``<exercise>(fn)`` runs the visible checks (worked examples, a gradient check against central
 differences, targeted messages for classic mistakes); ``<exercise>_hidden(fn)`` compares ``fn``
 with ``nnlib.attention`` (``greedy_decode``: with a reference loop on toy decoders) on cases
@@ -37,6 +39,9 @@ __all__ = [
     "positional_encoding", "positional_encoding_hidden",
     "multihead_self_attention", "multihead_self_attention_hidden",
     "greedy_decode", "greedy_decode_hidden",
+    "decoder_attention_forward", "decoder_attention_forward_hidden",
+    "decoder_attention_backward", "decoder_attention_backward_hidden",
+    "teacher_forcing_batch", "teacher_forcing_batch_hidden",
 ]
 
 Fn = Callable[..., Any]
@@ -671,3 +676,325 @@ def greedy_decode_hidden(fn: Fn) -> None:
     __tracebackhide__ = True
     check_against_reference(fn, _ref_greedy, _make_greedy_case, name="greedy_decode",
                             seed=_seed("greedy_decode"), layout="(N, num_steps)")
+
+
+# ---------------------------------------------------------------------------------------------
+# decoder_attention_forward / decoder_attention_backward (section 6's decoder)
+# ---------------------------------------------------------------------------------------------
+
+
+def _left_padded_mask(rng: np.random.Generator, N: int, T_in: int) -> np.ndarray:
+    """(N, T_in), True at the real tokens, each sequence 1..T_in long, padded on the left."""
+    lengths = rng.integers(1, T_in + 1, size=N)
+    return np.arange(T_in)[None, :] >= (T_in - lengths)[:, None]
+
+
+def _dec_case(rng: np.random.Generator, N: int, T_out: int, T_in: int, H: int,
+              size: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (rng.normal(size=(N, T_out, H)) * size, rng.normal(size=(N, T_in, H)) * size,
+            _left_padded_mask(rng, N, T_in))
+
+
+@exercise_check
+def decoder_attention_forward(fn: Fn) -> None:
+    """Visible checks of ``decoder_attention_forward(h_dec, enc, src_mask) -> (context,
+    cache)``:
+
+    - it is your own code, not ``nnlib.attention.decoder_attention_forward`` (calling your own
+      ``scaled_dot_product_attention_forward`` is the intended way);
+    - it returns the pair ``(context, cache)`` and modifies none of its inputs;
+    - N = 3 sequences, T_out = 3 decoder states, T_in = 5 encoder states of size H = 4, with
+      left padding: context has shape (N, T_out, H);
+    - the decoder states are the queries, the encoder states the keys and the values (not the
+      other way round);
+    - the scale is 1/sqrt(H); each decoder state's weights are a softmax over the source
+      positions (the last axis), not over the decoder steps;
+    - the padding mask (N, T_in) is used, True at real tokens, and reaches each sequence's own
+      rows (it needs an axis for the decoder steps: (N, 1, T_in)); the weights in the cache are
+      exactly 0 at padding;
+    - the cache is what ``scaled_dot_product_attention_forward`` returns,
+      (h_dec, enc, enc, weights, scale): the backward pass unpacks it.
+    """
+    __tracebackhide__ = True
+    ref = nnlib.attention.decoder_attention_forward
+    rng = np.random.default_rng(1416)
+    h, enc, mask = _dec_case(rng, 3, 3, 5, 4)
+    mask[:, 0] = False  # every sequence has padding
+    mask[2] = [False, False, False, True, True]
+    forbid_reference(fn, ref, args=(h, enc, mask), name="decoder_attention_forward")
+    text = "decoder_attention_forward(h_dec, enc, src_mask) with h_dec (3, 3, 4), enc (3, 5, 4)"
+    kept = [a.copy() for a in (h, enc, mask)]
+    try:
+        res = call(fn, h, enc, mask, name=text)
+    except GradingError as err:
+        raise GradingError(f"{err} If the error is about broadcasting: src_mask is (N, T_in) and "
+                           "the scores are (N, T_out, T_in); the mask needs an axis for the "
+                           "decoder steps, in the right place.") from None
+    context, cache = expect_arity(res, ("context", "cache"), name=text)
+    _unchanged("decoder_attention_forward", list(zip(("h_dec", "enc", "src_mask"),
+                                                     (h, enc, mask), kept, strict=True)))
+    _require(np.shape(context) != (3, 5, 4),
+             f"context of {text} has shape (3, 5, 4), one row per encoder state: the decoder "
+             "states are the queries (they ask), the encoder states the keys and the values.")
+    _require(np.shape(context) == (3, 3, 4),
+             f"context of {text} has shape {np.shape(context)}; expected (N, T_out, H) = "
+             "(3, 3, 4): one weighted average of the encoder states per decoder state.")
+    s = h @ enc.swapaxes(1, 2) / 2.0
+    good = _softmax(np.where(mask[:, None, :], s, -np.inf)) @ enc
+    _require(not np.isnan(np.asarray(context, dtype=float)).any(),
+             f"context of {text} holds NaN: a softmax met a line of scores that are all -inf. "
+             "Likely causes: a softmax over the decoder steps (axis -2; a padded source "
+             "position is -inf for every decoder step) instead of over the source positions "
+             "(the last axis), or a mask that hides every position of a sequence.")
+    for wrong, why in [
+        (_softmax(s) @ enc, "computed without the padding mask: padded source positions must "
+         "get weight 0"),
+        (_softmax(np.where(mask[None, :, :], s, -np.inf)) @ enc, "masked with the mask of "
+         "another sequence: src_mask (N, T_in) broadcast against the scores (N, T_out, T_in) "
+         "lines up its rows with the decoder steps; give it an axis for the decoder steps, "
+         "src_mask[:, None, :]"),
+        (_softmax(np.where(mask[:, None, :], s, -1e9), axis=-2) @ enc, "a softmax over "
+         "the decoder steps (axis -2): each decoder state's weights are a distribution over "
+         "the source positions, the last axis"),
+        (_softmax(np.where(mask[:, None, :], s * 2.0, -np.inf)) @ enc, "computed without the "
+         "scale 1/sqrt(H)"),
+        (_softmax(np.where(mask[:, None, :], s / 2.0, -np.inf)) @ enc, "scaled by 1/H: the "
+         "scale is 1/sqrt(H)"),
+        (_softmax(np.where(~mask[:, None, :], s, -np.inf)) @ enc, "masked the real tokens "
+         "instead of the padding: src_mask is True at a real token"),
+    ]:
+        _require(not looks_like(context, wrong), f"context of {text} is {why}.")
+    assert_close(context, good, name=f"context of {text}", layout="(N, T_out, H) = (3, 3, 4)")
+    _require(isinstance(cache, tuple | list) and len(cache) == 5,
+             f"the cache returned by {text} should be the cache of your "
+             "scaled_dot_product_attention_forward, (h_dec, enc, enc, weights, scale).")
+    w = np.asarray(cache[3])
+    _require(w.shape == (3, 3, 5) and np.all(w[~np.broadcast_to(mask[:, None, :], w.shape)] == 0),
+             f"the weights (cache[3]) of {text} must be (N, T_out, T_in) = (3, 3, 5), exactly 0 "
+             "at the padding.")
+    for i, (pname, want) in enumerate(zip(_CACHE, (h, enc, enc), strict=False)):
+        _require(np.shape(cache[i]) == np.shape(want) and np.allclose(cache[i], want),
+                 f"cache[{i}] of {text} should be {pname} = "
+                 f"{('h_dec', 'enc', 'enc')[i]}: the cache is (queries, keys, values, weights, "
+                 "scale).")
+
+    text = "decoder_attention_forward with one sequence, one decoder step and no padding"
+    h1, e1, m1 = _dec_case(rng, 1, 1, 3, 2)
+    m1[:] = True
+    out1 = expect_arity(call(fn, h1, e1, m1, name=text), ("context", "cache"), name=text)[0]
+    assert_close(out1, ref(h1, e1, m1)[0], name=f"context of {text}",
+                 layout="(N, T_out, H) = (1, 1, 2)")
+    _done("decoder_attention_forward")
+
+
+def _make_dec_forward_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
+    if kind == "batch of one":
+        return _dec_case(rng, 1, 1, int(rng.integers(1, 6)), int(rng.integers(1, 5)))
+    N = int(rng.integers(2, 6))
+    if kind == "odd sizes":
+        return _dec_case(rng, N, N, 7, 5)  # T_out = N: a mask lined up with the steps broadcasts
+    size = 10.0 if kind == "extreme values" else 1.0
+    return _dec_case(rng, N, int(rng.integers(1, 8)), int(rng.integers(2, 9)),
+                     int(rng.integers(1, 7)), size)
+
+
+@exercise_check
+def decoder_attention_forward_hidden(fn: Fn) -> None:
+    """Hidden checks of ``decoder_attention_forward``: the context and the weights in the cache
+    equal nnlib's on generated cases (one sequence with one step, T_out = N with odd sizes,
+    random sizes with left padding, large states), inputs unchanged."""
+    __tracebackhide__ = True
+    check_against_reference(fn, nnlib.attention.decoder_attention_forward,
+                            _make_dec_forward_case, name="decoder_attention_forward",
+                            seed=_seed("decoder_attention_forward"),
+                            compare=lambda r: (r[0], r[1][3]))
+
+
+@exercise_check
+def decoder_attention_backward(fn: Fn) -> None:
+    """Visible checks of ``decoder_attention_backward(dcontext, cache) -> (dh_dec, denc)`` (the
+    cache made by nnlib's ``decoder_attention_forward``, the tuple (h_dec, enc, enc, weights,
+    scale)):
+
+    - it is your own code, not ``nnlib.attention.decoder_attention_backward`` (calling your own
+      ``scaled_dot_product_attention_backward`` is the intended way);
+    - it returns two arrays, the shapes of h_dec (N, T_out, H) and enc (N, T_in, H), and does
+      not modify ``dcontext`` or the cache;
+    - the gradient of the encoder states has every path the encoder states take (they are used
+      twice in the forward pass), not only one of them;
+    - the two gradients are not swapped;
+    - a gradient check against central differences with left padding, for h_dec and enc.
+    """
+    __tracebackhide__ = True
+    ref_fwd = nnlib.attention.decoder_attention_forward
+    ref = nnlib.attention.decoder_attention_backward
+    rng = np.random.default_rng(1417)
+    h, enc, mask = _dec_case(rng, 2, 3, 4, 3)
+    mask[:, 0] = False
+    out, cache = ref_fwd(h, enc, mask)
+    dout = rng.normal(size=out.shape)
+    forbid_reference(fn, ref, args=(dout, cache), name="decoder_attention_backward")
+    text = "decoder_attention_backward(dcontext, cache) with h_dec (2, 3, 3), enc (2, 4, 3)"
+    kept = (dout.copy(), [np.copy(a) for a in cache])
+    res = expect_arity(call(fn, dout, cache, name=text), ("dh_dec", "denc"), name=text)
+    _unchanged("decoder_attention_backward", [("dcontext", dout, kept[0])] + [
+        (f"cache[{i}]", a, b) for i, (a, b) in enumerate(zip(cache, kept[1], strict=True))])
+    dh, denc = res
+    for pname, got, want in (("dh_dec", dh, h), ("denc", denc, enc)):
+        _require(np.shape(got) == np.shape(want),
+                 f"{pname} of {text} has shape {np.shape(got)}; expected {np.shape(want)}, the "
+                 f"shape of {pname[1:]}.")
+    rdh, rdenc = ref(dout, cache)
+    _, rdk, rdv = nnlib.attention.scaled_dot_product_attention_backward(dout, cache)
+    for wrong, why in [
+        (rdv, "only the gradient through the values: the encoder states are the keys too"),
+        (rdk, "only the gradient through the keys: the encoder states are the values too, and "
+         "that path carries most of the gradient"),
+    ]:
+        _require(not looks_like(denc, wrong), f"denc of {text} is {why}; every path from enc "
+                 "to the loss contributes.")
+    assert_close(dh, rdh, name=f"dh_dec of {text}", layout="(N, T_out, H) = (2, 3, 3)")
+    assert_close(denc, rdenc, name=f"denc of {text}", layout="(N, T_in, H) = (2, 4, 3)")
+
+    text = "decoder_attention_backward on random h_dec (3, 2, 4), enc (3, 5, 4) with padding"
+    grad_mask = _left_padded_mask(rng, 3, 5)
+    try:
+        check_gradients(lambda a, b: ref_fwd(a, b, grad_mask), lambda d, c: fn(d, c),
+                        (rng.normal(size=(3, 2, 4)), rng.normal(size=(3, 5, 4))), rng=rng,
+                        tol=GRADCHECK_TOL, h=1e-5, names=("h_dec", "enc"))
+    except GradingError:
+        raise
+    except AssertionError as exc:
+        raise GradingError(f"{text} fails the gradient check: {exc}.") from None
+    except Exception as exc:  # noqa: BLE001 (the learner's error, in their words)
+        raise GradingError(f"{text} raised {type(exc).__name__}: {exc}") from None
+    _done("decoder_attention_backward")
+
+
+def _make_dec_backward_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
+    out, cache = nnlib.attention.decoder_attention_forward(*_make_dec_forward_case(rng, kind))
+    return rng.normal(size=out.shape), cache
+
+
+@exercise_check
+def decoder_attention_backward_hidden(fn: Fn) -> None:
+    """Hidden checks of ``decoder_attention_backward``: dh_dec and denc equal nnlib's on the
+    forward's generated cases (one step, T_out = N, padding, saturated weights), inputs
+    unchanged."""
+    __tracebackhide__ = True
+    check_against_reference(fn, nnlib.attention.decoder_attention_backward,
+                            _make_dec_backward_case, name="decoder_attention_backward",
+                            seed=_seed("decoder_attention_backward"), compare=lambda r: tuple(r))
+
+
+# ---------------------------------------------------------------------------------------------
+# teacher_forcing_batch
+# ---------------------------------------------------------------------------------------------
+
+
+def _ref_teacher_forcing(targets: np.ndarray, start_id: int,
+                         pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    targets = np.asarray(targets)
+    inputs = np.empty_like(targets)
+    inputs[:, 0] = start_id
+    inputs[:, 1:] = targets[:, :-1]
+    return inputs, targets != pad_id
+
+
+def _padded_targets(rng: np.random.Generator, N: int, T: int, V: int,
+                    pad_id: int) -> np.ndarray:
+    """(N, T) tokens in 0..V-1 other than pad_id, each row padded at its end with pad_id."""
+    tokens = rng.integers(0, V - 1, size=(N, T))
+    tokens[tokens >= pad_id] += 1
+    lengths = rng.integers(1, T + 1, size=N)
+    tokens[np.arange(T)[None, :] >= lengths[:, None]] = pad_id
+    return tokens
+
+
+@exercise_check
+def teacher_forcing_batch(fn: Fn) -> None:
+    """Visible checks of ``teacher_forcing_batch(targets, start_id, pad_id) -> (inputs,
+    loss_mask)``:
+
+    - it is your own code, not the checks' reference;
+    - it returns the pair ``(inputs, loss_mask)`` and does not modify ``targets``;
+    - inputs has the shape of targets (N, T), integer tokens: as many decoder inputs as targets;
+    - step 0 is fed the start token, for every sequence;
+    - step t > 0 is fed the true token of step t - 1 (the targets shifted right by one, the
+      last target never fed), not the token of step t + 1;
+    - loss_mask is boolean (N, T), True where the target is a real token and False where it
+      is padding (the targets' padding, not the inputs');
+    - a batch of one sequence of length T = 1.
+    """
+    __tracebackhide__ = True
+    forbid_reference(fn, _ref_teacher_forcing, name="teacher_forcing_batch")
+    targets = np.array([[5, 6, 7, 8, 0], [3, 4, 0, 0, 0], [9, 8, 7, 6, 5]])
+    text = ("teacher_forcing_batch(targets, start_id=1, pad_id=0) with targets "
+            "[[5, 6, 7, 8, 0], [3, 4, 0, 0, 0], [9, 8, 7, 6, 5]]")
+    kept = targets.copy()
+    inputs, loss_mask = expect_arity(call(fn, targets, 1, 0, name=text),
+                                     ("inputs", "loss_mask"), name=text)
+    _unchanged("teacher_forcing_batch", [("targets", targets, kept)])
+    _require(np.shape(inputs) != (3, 6),
+             f"inputs of {text} have shape (3, 6), one more than the targets: the decoder "
+             "writes T tokens, so it reads T inputs; the last target is never fed.")
+    _require(np.shape(inputs) == (3, 5), f"inputs of {text} have shape {np.shape(inputs)}; "
+             "expected (N, T) = (3, 5), the shape of targets.")
+    got = np.asarray(inputs)
+    _require(not np.array_equal(got, targets),
+             f"inputs of {text} are the targets themselves: the decoder would be shown, at "
+             "each step, the very token it must predict. Feed the start token first, then the "
+             "token of the step before.")
+    _require(np.all(got[:, 0] == 1),
+             f"inputs of {text} do not start with the start token (1) in every row: step 0 has "
+             "no previous token, it is fed the start token.")
+    left = np.concatenate([targets[:, 1:], np.zeros((3, 1), dtype=int)], axis=1)
+    _require(not np.array_equal(got[:, 1:], left[:, 1:]),
+             f"inputs of {text} are shifted the wrong way (to the left): step t is fed the "
+             "token of step t - 1, the one before it, not the one after.")
+    assert_close(got, _ref_teacher_forcing(targets, 1, 0)[0], name=f"inputs of {text}",
+                 layout="(N, T) = (3, 5)", reveal=True)
+    _require(np.issubdtype(got.dtype, np.integer),
+             f"inputs of {text} hold {got.dtype} values; expected integer token indices.")
+    lm = np.asarray(loss_mask)
+    _require(lm.shape == (3, 5), f"loss_mask of {text} has shape {lm.shape}; expected (N, T) = "
+             "(3, 5), one flag per target.")
+    _require(lm.dtype == bool, f"loss_mask of {text} holds {lm.dtype} values; expected booleans "
+             "(True where the target counts in the loss).")
+    _require(not np.array_equal(lm, targets == 0),
+             f"loss_mask of {text} is True at the padding: it is True where the target is a "
+             "real token.")
+    _require(not np.array_equal(lm, got != 0),
+             f"loss_mask of {text} is computed from the inputs: it flags the targets (what the "
+             "loss compares with), and the inputs are shifted by one.")
+    assert_close(lm, targets != 0, name=f"loss_mask of {text}", layout="(N, T) = (3, 5)",
+                 reveal=True)
+
+    text = "teacher_forcing_batch([[4]], start_id=2, pad_id=0)"
+    one = expect_arity(call(fn, np.array([[4]]), 2, 0, name=text), ("inputs", "loss_mask"),
+                       name=text)
+    assert_close(one[0], [[2]], name=f"inputs of {text}", layout="(N, T) = (1, 1)", reveal=True)
+    assert_close(one[1], [[True]], name=f"loss_mask of {text}", layout="(N, T) = (1, 1)",
+                 reveal=True)
+    _done("teacher_forcing_batch")
+
+
+def _make_tf_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
+    V = int(rng.integers(4, 40))
+    start_id, pad_id = (int(i) for i in rng.choice(V, size=2, replace=False))
+    N = 1 if kind == "batch of one" else int(rng.integers(2, 9))
+    T = 1 if kind == "batch of one" else int(rng.integers(2, 13))
+    if kind == "odd sizes":
+        N, T = 7, 9
+    return _padded_targets(rng, N, T, V, pad_id), start_id, pad_id
+
+
+@exercise_check
+def teacher_forcing_batch_hidden(fn: Fn) -> None:
+    """Hidden checks of ``teacher_forcing_batch``: the inputs and the loss mask equal the
+    reference's on generated batches (one sequence of one token, odd sizes, random start and
+    pad tokens, rows with and without padding), targets unchanged."""
+    __tracebackhide__ = True
+    check_against_reference(fn, _ref_teacher_forcing, _make_tf_case,
+                            name="teacher_forcing_batch", seed=_seed("teacher_forcing_batch"),
+                            layout="(N, T)")
