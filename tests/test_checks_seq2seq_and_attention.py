@@ -24,7 +24,8 @@ from nncourse.testing import GradingError, hidden_seed
 
 NAME = "14_seq2seq_and_attention"
 EXERCISES = ["scaled_dot_product_attention_forward", "scaled_dot_product_attention_backward",
-             "positional_encoding", "multihead_self_attention", "greedy_decode"]
+             "positional_encoding", "multihead_self_attention", "greedy_decode",
+             "decoder_attention_forward", "decoder_attention_backward", "teacher_forcing_batch"]
 #: How the backward pass would read in a message or docstring: none of these may appear.
 DERIVED = re.compile(r"dP - |g_m - g|sum\(P \* dP|\(dP - |dS @ k|dS\^T @ q|P\^T @ dout|"
                      r"p_m\s*\(g", re.I)
@@ -78,6 +79,9 @@ REFS = {
     "positional_encoding": att.positional_encoding,
     "multihead_self_attention": _mha_ref,
     "greedy_decode": checks._ref_greedy,
+    "decoder_attention_forward": att.decoder_attention_forward,
+    "decoder_attention_backward": att.decoder_attention_backward,
+    "teacher_forcing_batch": checks._ref_teacher_forcing,
 }
 
 
@@ -439,3 +443,146 @@ def test_the_visible_greedy_case_tells_the_mistakes_apart():
     right = checks._ref_greedy(toy(), h0, start, 6)
     for options in (dict(feed_back=False), dict(carry=False)):
         assert not np.array_equal(checks._wrong_greedy(toy(), h0, start, 6, **options), right)
+
+
+# --- decoder_attention_forward / decoder_attention_backward ----------------------------------
+
+
+def _dec_fwd(sol, expand=lambda m: m[:, None, :], keys_values=True, axis=-1, scale=True,
+             swap_roles=False):
+    """decoder attention written out (not through the learner's sdpa), with one mistake."""
+    def fn(h_dec, enc, src_mask):
+        q, kv = (enc, h_dec) if swap_roles else (h_dec, enc)
+        if swap_roles:
+            m = np.ones((q.shape[0], q.shape[1], kv.shape[1]), dtype=bool)
+        else:
+            m = expand(src_mask)
+        s = q @ np.swapaxes(kv, -1, -2) * (1 / np.sqrt(q.shape[-1]) if scale else 1.0)
+        if m is not None:
+            s = np.where(m, s, -np.inf)
+        e = np.exp(s - s.max(axis=axis, keepdims=True))
+        w = e / e.sum(axis=axis, keepdims=True)
+        return w @ (kv if keys_values else q), (q, kv, kv, w, 1 / np.sqrt(q.shape[-1]))
+    return fn
+
+
+@pytest.mark.parametrize(("options", "pattern"), [
+    (dict(expand=lambda m: None), "without the padding mask"),
+    (dict(expand=lambda m: m), "another sequence.*src_mask\\[:, None, :\\]"),
+    (dict(expand=lambda m: m[:, :, None]), "broadcasting.*an axis for the decoder steps"),
+    (dict(expand=lambda m: ~m[:, None, :]), "masked the real tokens"),
+    (dict(axis=-2), "NaN.*decoder steps \\(axis -2"),
+    (dict(scale=False), "without the scale"),
+    (dict(swap_roles=True), "decoder states are the queries"),
+])
+def test_decoder_attention_forward_mistakes_are_named(sol, options, pattern):
+    with np.errstate(all="ignore"):
+        _fails(checks.decoder_attention_forward, _dec_fwd(sol, **options), pattern)
+
+
+def test_decoder_attention_forward_with_the_learners_sdpa_passes_and_a_misaligned_mask_fails_hidden(
+        sol):
+    sdpa = sol["scaled_dot_product_attention_forward"]
+
+    def aligned_with_steps(h_dec, enc, src_mask):  # passes when N != T_out only by luck
+        if h_dec.shape[0] == h_dec.shape[1]:
+            return sdpa(h_dec, enc, enc, src_mask[None, :, :])
+        return sdpa(h_dec, enc, enc, src_mask[:, None, :])
+
+    with pytest.raises(GradingError, match="hidden case"):
+        checks.decoder_attention_forward_hidden(aligned_with_steps)
+
+
+def _dec_back(sol, which="both", swap=False):
+    back = sol["scaled_dot_product_attention_backward"]
+
+    def fn(dcontext, cache):
+        dq, dk, dv = back(dcontext, cache)
+        denc = {"both": dk + dv, "keys": dk, "values": dv}[which]
+        return (denc, dq) if swap else (dq, denc)
+    return fn
+
+
+@pytest.mark.parametrize(("options", "pattern"), [
+    (dict(which="keys"), "only the gradient through the keys"),
+    (dict(which="values"), "only the gradient through the values"),
+    (dict(swap=True), "has shape"),
+])
+def test_decoder_attention_backward_mistakes_are_named(sol, options, pattern):
+    _fails(checks.decoder_attention_backward, _dec_back(sol, **options), pattern)
+
+
+def test_decoder_attention_backward_gradient_check_catches_a_wrong_h_gradient(sol):
+    right = _dec_back(sol)
+
+    def half_dq(dcontext, cache):
+        dq, denc = right(dcontext, cache)
+        return dq * (0.5 if dq.shape[0] == 3 else 1.0), denc  # only the gradient check's case
+
+    _fails(checks.decoder_attention_backward, half_dq, "gradient check")
+
+
+def test_decoder_attention_backward_hidden_catches_one_path(sol):
+    keys_only = _dec_back(sol, which="keys")
+    with pytest.raises(GradingError, match="hidden case"):
+        checks.decoder_attention_backward_hidden(keys_only)
+
+
+# --- teacher_forcing_batch ---------------------------------------------------------------------
+
+
+def _tf(shift="right", start=True, extra=False, mask_from="targets", invert=False,
+        as_float=False, in_place=False):
+    def fn(targets, start_id, pad_id):
+        t = targets
+        if in_place:
+            t[:, 1:] = t[:, :-1].copy()
+            t[:, 0] = start_id
+            inputs = t.copy()
+        elif extra:
+            inputs = np.concatenate([np.full((len(t), 1), start_id), t], axis=1)
+        elif not start:
+            inputs = t.copy()
+        elif shift == "left":
+            inputs = np.concatenate([t[:, 1:], np.full((len(t), 1), start_id)], axis=1)
+        elif shift == "end":
+            inputs = np.concatenate([t[:, 1:], np.full((len(t), 1), start_id)], axis=1)
+            inputs[:, 0] = start_id
+        else:
+            inputs = np.concatenate([np.full((len(t), 1), start_id), t[:, :-1]], axis=1)
+        source = inputs if mask_from == "inputs" else targets
+        mask = (source == pad_id) if invert else (source != pad_id)
+        return (inputs.astype(float) if as_float else inputs), mask
+    return fn
+
+
+@pytest.mark.parametrize(("fn", "pattern"), [
+    (_tf(start=False), "targets themselves"),
+    (_tf(shift="left"), "start token|shifted the wrong way"),
+    (_tf(shift="end"), "shifted the wrong way"),
+    (_tf(extra=True), "one more than the targets"),
+    (_tf(invert=True), "True at the padding"),
+    (_tf(mask_from="inputs"), "computed from the inputs"),
+    (_tf(as_float=True), "integer token indices"),
+    (_tf(in_place=True), "in place"),
+])
+def test_teacher_forcing_mistakes_are_named(fn, pattern):
+    _fails(checks.teacher_forcing_batch, fn, pattern)
+
+
+def test_teacher_forcing_hidden_cases_have_padding_and_one_token(sol):
+    rng = np.random.default_rng(3)
+    kinds = {}
+    for kind in ("batch of one", "odd sizes", "random"):
+        targets, start_id, pad_id = checks._make_tf_case(rng, kind)
+        assert start_id != pad_id
+        kinds[kind] = targets
+        ref_in, ref_mask = checks._ref_teacher_forcing(targets, start_id, pad_id)
+        got_in, got_mask = sol["teacher_forcing_batch"](targets, start_id, pad_id)
+        assert np.array_equal(got_in, ref_in) and np.array_equal(got_mask, ref_mask)
+        real = targets != pad_id
+        assert real[:, 0].all()  # every row has a token, padding only at the end
+        assert (np.diff(real.astype(int), axis=1) <= 0).all()
+    assert kinds["batch of one"].shape == (1, 1)
+    with pytest.raises(GradingError, match="hidden case"):
+        checks.teacher_forcing_batch_hidden(_tf(mask_from="inputs"))
