@@ -95,7 +95,8 @@ SYLLABUS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "14_seq2seq_and_attention": (
         ["scaled_dot_product_attention_forward", "scaled_dot_product_attention_backward",
-         "multihead_self_attention", "positional_encoding", "greedy_decode"],
+         "multihead_self_attention", "positional_encoding", "greedy_decode",
+         "decoder_attention_forward", "decoder_attention_backward", "teacher_forcing_batch"],
         [r"encoder", r"teacher forcing", r"scaled dot-product", r"mask", r"multi-head",
          r"positional encoding", r"permutation-equivariant", r"transformer", r"revers",
          r"greedy decoding", r"YYYY-MM-DD", r"exact match"],
