@@ -431,6 +431,15 @@ def _check_pool(
     return x, k, s, p, (Ho, Wo)
 
 
+def _first_inside(kernel: int, stride: int, pad: int, size: int, out_size: int) -> np.ndarray:
+    """(out_size,): for each output position, the first kernel offset that reads the input
+    rather than the padding."""
+    first = np.empty(out_size, np.intp)
+    for o in range(out_size):
+        first[o] = next(q for q in range(kernel) if 0 <= o * stride + q - pad < size)
+    return first
+
+
 def max_pool2d_forward(
     x: ArrayLike, kernel_size: IntOrPair, stride: IntOrPair | None = None,
     padding: IntOrPair = 0,
@@ -441,29 +450,55 @@ def max_pool2d_forward(
     Wo. ``stride`` defaults to ``kernel_size`` (torch.nn.functional.max_pool2d); ``padding``
     pads with -inf and must be at most half the kernel. cache keeps the winner of each window
     (``argmax``, the offset i * KW + j): on a tie, the first in row-major order, as torch.
+
+    Speed: one kernel offset at a time, its strided slice of x is copied into a contiguous
+    buffer (-inf where it reads padding), and the running maximum, the comparison and the
+    winner's offset are updated by whole-array operations on contiguous arrays.
     """
     fn = "max_pool2d_forward"
     x, k, s, p, (Ho, Wo) = _check_pool(fn, x, kernel_size, stride, padding)
     N, C, H, W = x.shape
     cm = _channel_major(x)
-    out = _empty((N, C, Ho, Wo), x.dtype, cm)
-    idx = _empty((N, C, Ho, Wo), np.uint8 if k[0] * k[1] <= 256 else np.int32, cm)
+    shape = (N, C, Ho, Wo)
+    it = np.uint8 if k[0] * k[1] <= 256 else np.int32
+    out, idx = _empty(shape, x.dtype, cm), _empty(shape, it, cm)
     ranges = _ranges(k, s, p, (H, W), (Ho, Wo))
-    first = ranges[0]
-    if first[2] != slice(0, Ho) or first[3] != slice(0, Wo):
-        out[...] = -np.inf  # with padding, the first offset misses the border windows
+
+    def load(r: tuple[int, int, slice, slice, slice, slice], dst: np.ndarray) -> None:
+        """dst = what kernel offset r reads of every window (-inf for the padding)."""
+        _, _, ro, co, ri, ci = r
+        if ro.start > 0:
+            dst[:, :, : ro.start] = -np.inf
+        if ro.stop < Ho:
+            dst[:, :, ro.stop :] = -np.inf
+        if co.start > 0:
+            dst[:, :, ro, : co.start] = -np.inf
+        if co.stop < Wo:
+            dst[:, :, ro, co.stop :] = -np.inf
+        dst[:, :, ro, co] = x[:, :, ri, ci]
+
+    load(ranges[0], out)
+    if p == (0, 0):
         idx[...] = 0
-        start = 0
-    else:
-        out[...] = x[:, :, first[4], first[5]]
-        idx[...] = first[0] * k[1] + first[1]
-        start = 1
-    better = np.empty((N, C, Ho, Wo), dtype=bool)
-    for i, j, ro, co, ri, ci in ranges[start:]:
-        src, o, b = x[:, :, ri, ci], out[:, :, ro, co], better[:, :, ro, co]
-        np.greater(src, o, out=b)  # strict: an earlier offset keeps a tie
-        np.copyto(o, src, where=b)
-        np.copyto(idx[:, :, ro, co], i * k[1] + j, where=b)
+    else:  # torch's winner of a window of -inf: its first offset inside x, not the padding
+        fi = _first_inside(k[0], s[0], p[0], H, Ho)
+        fj = _first_inside(k[1], s[1], p[1], W, Wo)
+        idx[...] = (fi[:, None] * k[1] + fj[None, :]).astype(it)
+    if len(ranges) > 1:
+        buf = _empty(shape, x.dtype, cm)
+        better = _empty(shape, bool, cm)
+        won = better.view(np.uint8)  # 0 / 1
+    for r in ranges[1:]:
+        load(r, buf)
+        np.greater(buf, out, out=better)  # strict: an earlier offset keeps a tie
+        np.maximum(out, buf, out=out)
+        # offsets come in increasing order: the new winner's offset is larger than the old
+        # one's, so idx = max(idx, better * offset) sets it where `better` and only there
+        offset = r[0] * k[1] + r[1]
+        if it is np.uint8:
+            np.maximum(idx, np.multiply(won, offset, out=won), out=idx)
+        else:
+            np.maximum(idx, won.astype(np.int32) * offset, out=idx)
     return out, PoolCache(idx, x.shape, x.dtype, cm, k, s, p)
 
 
@@ -477,18 +512,30 @@ def max_pool2d_backward(dout: ArrayLike, cache: PoolCache) -> np.ndarray:
     assert idx is not None
     (N, C, H, W), k, s, p = cache.x_shape, cache.kernel_size, cache.stride, cache.padding
     Ho, Wo = idx.shape[2:]
+    cm = cache.channel_major
     ranges = _ranges(k, s, p, (H, W), (Ho, Wo))
-    dx = _empty((N, C, H, W), cache.x_dtype, cache.channel_major)
-    dx[...] = 0
+    dx = _empty((N, C, H, W), cache.x_dtype, cm)
+    # windows side by side, tiling x exactly: every dx entry is written once, by one offset
+    tiled = s == k and p == (0, 0) and H == Ho * k[0] and W == Wo * k[1]
     disjoint = s[0] >= k[0] and s[1] >= k[1]
-    mask = np.empty((N, C, Ho, Wo), dtype=bool)
+    if not tiled:
+        dx[...] = 0
+    if dout.dtype != cache.x_dtype or not (dout.swapaxes(0, 1) if cm else dout).flags.c_contiguous:
+        d = _empty(dout.shape, cache.x_dtype, cm)  # dout in dx's dtype and memory order
+        np.copyto(d, dout)
+        dout = d
+    hit = _empty((N, C, Ho, Wo), bool, cm)
+    part = None if tiled else _empty((N, C, Ho, Wo), cache.x_dtype, cm)
     for i, j, ro, co, ri, ci in ranges:
-        m = mask[:, :, ro, co]
-        np.equal(idx[:, :, ro, co], i * k[1] + j, out=m)
-        if disjoint:  # every input is in at most one window: copy instead of add
-            np.copyto(dx[:, :, ri, ci], dout[:, :, ro, co], where=m)
+        np.equal(idx, i * k[1] + j, out=hit)
+        if part is None:
+            np.multiply(dout, hit, out=dx[:, :, ri, ci])
         else:
-            dx[:, :, ri, ci] += np.where(m, dout[:, :, ro, co], 0)
+            np.multiply(dout, hit, out=part)
+            if disjoint:  # every input is in at most one window: copy instead of add
+                dx[:, :, ri, ci] = part[:, :, ro, co]
+            else:
+                dx[:, :, ri, ci] += part[:, :, ro, co]
     return dx
 
 

@@ -636,3 +636,94 @@ def _digits():
 
     d = load_digits()
     return (d.images / 16.0)[:, None, :, :], d.target
+
+
+# ---------------------------------------------------------------------------------------------
+# Max pooling's fast paths (one contiguous buffer per kernel offset; tiled windows): parity
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k, s, p", [((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (1, 1)),
+                                     ((2, 3), (1, 2), (1, 1)), ((3, 2), (4, 3), (1, 0))])
+@pytest.mark.parametrize("layout", ["nchw", "channel_major", "strided"])
+def test_max_pool_layouts_ties_and_dtypes_match_torch(k, s, p, layout, rng):
+    """Integer inputs (ties everywhere) in each memory layout, with float64 and float32 douts:
+    out, the winners and dx are torch's."""
+    torch = require_torch()
+    x = rng.integers(-2, 3, size=(3, 4, 9, 8)).astype(np.float64)
+    if layout == "channel_major":
+        x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    elif layout == "strided":
+        x = np.repeat(x, 2, axis=3)[:, :, :, ::2]
+    out, cache = max_pool2d_forward(x, k, s, p)
+    xt = torch.tensor(x, requires_grad=True)
+    ot, it = torch.nn.functional.max_pool2d(xt, k, s, p, return_indices=True)
+    np.testing.assert_array_equal(out, ot.detach().numpy())
+    dout = rng.standard_normal(out.shape)
+    ot.backward(torch.tensor(dout))
+    assert_rel(max_pool2d_backward(dout, cache), xt.grad.numpy(), "dx")
+    dx32 = max_pool2d_backward(dout.astype(np.float32).T.copy().T, cache)  # other order
+    assert dx32.dtype == np.float64
+    assert_rel(dx32, xt.grad.numpy(), "dx (float32 dout)", rtol=1e-6)
+    # torch's flat index of each window's winner, from the offset i * KW + j in the cache
+    Ho, Wo = out.shape[2:]
+    i, j = np.divmod(cache.argmax.astype(np.int64), k[1])
+    rows = np.arange(Ho)[:, None] * s[0] - p[0] + i
+    cols = np.arange(Wo)[None, :] * s[1] - p[1] + j
+    np.testing.assert_array_equal(rows * x.shape[3] + cols, it.numpy())
+
+
+def test_max_pool_windows_of_minus_inf_send_the_gradient_where_torch_does(rng):
+    """A window holding only -inf (and padding) has its winner at the first offset inside x,
+    as torch: never in the padding, where the gradient would be lost."""
+    torch = require_torch()
+    x = rng.standard_normal((2, 3, 7, 6))
+    x[:, :, :3, :] = -np.inf
+    x[:, 1] = -np.inf
+    for k, s, p in [(3, 2, 1), (2, 1, 1), ((3, 2), (1, 2), (1, 1))]:
+        out, cache = max_pool2d_forward(x, k, s, p)
+        xt = torch.tensor(x, requires_grad=True)
+        ot = torch.nn.functional.max_pool2d(xt, k, s, p)
+        np.testing.assert_array_equal(out, ot.detach().numpy())
+        dout = rng.standard_normal(out.shape)
+        ot.backward(torch.tensor(dout))
+        dx = max_pool2d_backward(dout, cache)
+        assert_rel(dx, xt.grad.numpy(), f"dx (k={k}, s={s}, p={p})")
+        assert abs(dx.sum() - dout.sum()) < 1e-9, "some window's gradient went to the padding"
+
+
+def test_max_pool_tiled_path_equals_general_path(rng):
+    """k == s, no padding and sizes that are multiples of k take the tiled path (dx written
+    once per offset, never zeroed); one more row and column that no window reads take the
+    general path. On the same windows both must give the same out and dx, and the extra row
+    and column get zero."""
+    x = rng.integers(-3, 4, size=(4, 5, 13, 13)).astype(np.float64)
+    for k in (2, 3, (2, 3)):
+        kk = (k, k) if isinstance(k, int) else k
+        H, W = 4 * kk[0], 4 * kk[1]
+        out_t, cache_t = max_pool2d_forward(x[:, :, :H, :W], k)
+        out_g, cache_g = max_pool2d_forward(x[:, :, : H + 1, : W + 1], k)
+        np.testing.assert_array_equal(out_t, out_g)
+        np.testing.assert_array_equal(cache_t.argmax, cache_g.argmax)
+        np.testing.assert_array_equal(out_t, loop_pool(x[:, :, :H, :W], kk, kk, (0, 0), "max"))
+        dout = rng.standard_normal(out_t.shape)
+        dx_t = max_pool2d_backward(dout, cache_t)
+        dx_g = max_pool2d_backward(dout, cache_g)
+        np.testing.assert_array_equal(dx_t, dx_g[:, :, :H, :W])
+        assert not dx_g[:, :, H:].any() and not dx_g[:, :, :, W:].any()
+        assert np.count_nonzero(dx_t) == np.count_nonzero(dout)  # one winner per window
+
+
+def test_max_pool_kernel_of_more_than_256_offsets_matches_torch(rng):
+    """17 x 17 windows: offsets up to 288 do not fit the uint8 winner index."""
+    torch = require_torch()
+    x = rng.integers(-2, 3, size=(2, 2, 19, 18)).astype(np.float64)
+    x[:, :, 17:, 12:] += 5  # ties in the last rows of every window: winners past offset 255
+    out, cache = max_pool2d_forward(x, 17, 1, 1)
+    assert cache.argmax.max() > 255
+    xt = torch.tensor(x, requires_grad=True)
+    ot = torch.nn.functional.max_pool2d(xt, 17, 1, 1)
+    np.testing.assert_array_equal(out, ot.detach().numpy())
+    dout = rng.standard_normal(out.shape)
+    ot.backward(torch.tensor(dout))
+    assert_rel(max_pool2d_backward(dout, cache), xt.grad.numpy(), "dx")
