@@ -14,11 +14,16 @@ What the sandboxed code can reach:
   the Python environment (its prefix, the base interpreter, the editable ``nnlib``/``nncourse``
   source folders), and a copy of its own submission folder (``/submission``);
 - write only: a scratch copy of that folder (a size-limited tmpfs, its working directory,
-  ``/home/student/<assignment>``) and a private ``/tmp``;
+  ``/home/student/<assignment>``), a private ``/tmp`` and ``/dev/shm`` (size-limited tmpfs too);
+  the sandbox's root and ``/dev`` are remounted read-only, and the grader's private folder (the
+  connection file, the kernel's log) is bound read-only: nothing the kernel writes reaches the
+  host's disk, and all it can fill is bounded (the log, written through a descriptor opened
+  outside, by ``RLIMIT_FSIZE``);
 - not at all: the repository (``solutions/``, ``autograder/`` with the gradebook, the submitted,
   autograded and feedback folders and the course secret, ``course/``), other students' work,
   the instructor's home, the network (own network namespace: the kernel speaks to nbgrader over
-  Unix sockets in a private folder, ZeroMQ's ``ipc`` transport), other processes (own PID
+  Unix sockets, ZeroMQ's ``ipc`` transport, which it creates in its own ``/tmp`` and the grader
+  reaches through ``/proc/<pid>/root``), other processes (own PID
   namespace; when the kernel ends, everything it started is killed with it), inherited file
   descriptors (closed before the sandbox starts);
 - bounded: address space, processes, open files, file size, CPU seconds, no core dumps; as
@@ -64,6 +69,8 @@ LIMITS = {
 }
 #: Size of the scratch working directory and of /tmp (tmpfs, in memory).
 SCRATCH_BYTES = 256 * 1024**2
+#: Size of /dev/shm (POSIX shared memory and semaphores, e.g. multiprocessing's locks).
+SHM_BYTES = 64 * 1024**2
 NOBODY = 65534
 #: Where the scratch copy of the submission is, inside the sandbox.
 WORKDIR = "/home/student"
@@ -120,7 +127,11 @@ os.execv(argv[0], argv)
 # Runs inside the sandbox: the working directory is an empty tmpfs, /submission the copy.
 # (HOME is /tmp/home, so nothing else lives under WORKDIR.)
 _BOOT = """
-import os, shutil, sys
+import json, os, shutil, sys
+# the kernel's Unix sockets live in the sandbox's own /tmp (the grader reaches them through
+# /proc/<pid>/root): make their folder first, the grader waits for it
+with open(sys.argv[sys.argv.index("-f") + 1]) as fh:
+    os.makedirs(os.path.dirname(json.load(fh)["ip"]), mode=0o700, exist_ok=True)
 for name in os.listdir("/submission"):
     src = os.path.join("/submission", name)
     (shutil.copytree if os.path.isdir(src) else shutil.copy)(src, name)
@@ -227,11 +238,17 @@ def launch_command(cmd: list[str], *, cwd: Path, submission: Path, private: Path
     if cache is not None:
         args += ["--ro-bind", str(cache), f"/cache/mpl/{cache.name}"]
         sources.append(cache)
-    args += ["--bind", str(private), str(private)]
+    # the grader's private folder (connection file, log): read-only, so nothing the kernel
+    # writes lands on the host's disk
+    args += ["--ro-bind", str(private), str(private)]
     # the scratch folder is named like the submission's, under a path that says nothing about
     # the course's layout (the autograder's own folders are not even mount points here)
     inside = f"{WORKDIR}/{cwd.name}"
     args += ["--size", str(SCRATCH_BYTES), "--tmpfs", inside, "--chdir", inside]
+    # the root and /dev are tmpfs that bubblewrap leaves writable and unbounded (a sandbox that
+    # keeps uid 0 could fill the machine's memory there): read-only, with a small /dev/shm
+    args += ["--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
+             "--remount-ro", "/dev", "--remount-ro", "/"]
     home = "/tmp/home"
     args += ["--clearenv", "--setenv", "HOME", home, "--setenv", "IPYTHONDIR", f"{home}/.ipython",
              "--setenv", "MPLCONFIGDIR", f"{home}/.matplotlib",
@@ -325,6 +342,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     extra_env = Dict()
 
     _private: Path | None = None
+    _inner_ip: str = ""
 
     async def _async_pre_start_kernel(self, **kw: Any):  # type: ignore[override]
         env = dict(kw.get("env") or os.environ)
@@ -335,7 +353,9 @@ class SandboxedKernelManager(AsyncKernelManager):
             self._private = Path(tempfile.mkdtemp(prefix="nncourse-kernel-"))
             self.transport = "ipc"
             self.connection_file = str(self._private / "kernel.json")
-            self.ip = str(self._private / "kernel-ipc")
+            # where the kernel makes its sockets, inside the sandbox (see _reach_sockets)
+            self._inner_ip = f"/tmp/ipc-{secrets.token_hex(8)}/kernel"
+            self.ip = self._inner_ip
             copy_submission(Path(self.submission), self._private / "submission")
         cmd, kw = await super()._async_pre_start_kernel(**kw)
         if self.isolate:
@@ -347,6 +367,30 @@ class SandboxedKernelManager(AsyncKernelManager):
                                  private=self._private, env=kw["env"],
                                  cgroup=self._private.name)
         return cmd, kw
+
+    async def _async_post_start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+        if self.isolate and self._inner_ip:
+            self.ip = await self._reach_sockets()
+        await super()._async_post_start_kernel(**kw)
+
+    post_start_kernel = _async_post_start_kernel  # type: ignore[assignment]
+
+    async def _reach_sockets(self, timeout: float = 60.0) -> str:
+        """The host's path to the kernel's sockets: ``/proc/<pid>/root`` of a process inside the
+        sandbox, once the kernel has made its socket folder there (the random folder name tells
+        the sandbox's root from a process that has not entered it yet)."""
+        folder = os.path.dirname(self._inner_ip)
+        process = getattr(self.provisioner, "process", None)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while process is not None and process.poll() is None:
+            for child in _children(process.pid):
+                root = f"/proc/{child}/root"
+                if os.path.isdir(root + folder):
+                    return root + self._inner_ip
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.02)
+        return self._inner_ip  # the kernel died or never booted: the client's timeout says so
 
     def _boot_command(self, cmd: list[str]) -> list[str]:
         """``python -m ipykernel_launcher -f F ...`` -> ``python -P -c BOOT -f F ...``."""
@@ -382,9 +426,30 @@ class SandboxedKernelManager(AsyncKernelManager):
     cleanup_resources = _async_cleanup_resources  # type: ignore[assignment]
 
 
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (bubblewrap's child is inside the sandbox)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(c) for c in fh.read().split()]
+    except OSError:
+        pass
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    stat = fh.read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
 def describe() -> dict[str, Any]:
     """A summary of the sandbox for the run log."""
     return {"sandbox": "bubblewrap", "limits": LIMITS, "scratch_bytes": SCRATCH_BYTES,
+            "shm_bytes": SHM_BYTES,
             "environment": [str(p) for p in environment_paths()]}
 
 

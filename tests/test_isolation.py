@@ -127,7 +127,24 @@ try:
 except OSError as exc:
     rofs = type(exc).__name__
 open("scratch.txt", "w").write("mine")
+from ipykernel.kernelapp import IPKernelApp
+private = os.path.dirname(IPKernelApp.instance().abs_connection_file)
+writes = {{}}
+for folder in ["/", "/dev", "/usr", private]:
+    try:
+        with open(os.path.join(folder, "pwned"), "w") as fh:
+            fh.write("x")
+        writes[folder] = "wrote"
+    except OSError as exc:
+        writes[folder] = type(exc).__name__
+rw = []
+for line in open("/proc/self/mountinfo"):
+    pre, post = line.split(" - ")
+    fstype, _, options = post.split()[:3]
+    if "rw" in pre.split()[5].split(","):
+        rw.append([pre.split()[4], fstype, options])
 print("PROBE", json.dumps({{"seen": seen, "cwd": os.getcwd(), "files": sorted(os.listdir(".")),
+                            "writes": writes, "rw": rw, "private": private,
                             "net": net, "memory": memory, "threads": threads,
                             "rofs": rofs, "numpy": np.__file__, "nncourse": nncourse.__file__,
                             "seed": nncourse.testing.hidden_seed("probe"),
@@ -275,6 +292,22 @@ def test_the_sandbox_sees_only_its_own_folder_and_the_environment(hostile):
     assert seen["rofs"] == "OSError" or seen["rofs"].endswith("Error"), seen["rofs"]
     assert "/site-packages/numpy/" in seen["numpy"]
     assert not seen["nncourse"].startswith(str(hostile["root"]))
+
+
+@needs_bwrap
+def test_nothing_the_sandbox_writes_reaches_the_host_disk_and_every_write_is_bounded(hostile):
+    """The grader's private folder (connection file, log) is read-only inside, the root and /dev
+    too; every writable mount is a size-limited tmpfs (or proc, devpts, a device node)."""
+    seen = probe(hostile["root"], "probe_a")
+    assert set(seen["writes"].values()) <= {"OSError", "PermissionError"}, seen["writes"]
+    assert not os.path.exists(os.path.join(seen["private"], "pwned"))
+    devices = {f"/dev/{name}" for name in ("null", "zero", "full", "random", "urandom", "tty")}
+    for mountpoint, fstype, options in seen["rw"]:
+        bounded = (fstype in ("proc", "devpts")
+                   or (fstype == "devtmpfs" and mountpoint in devices)
+                   or (fstype == "tmpfs" and "size=" in options))
+        assert bounded, (mountpoint, fstype, options)
+    assert {"/tmp", "/dev/shm", seen["cwd"]} <= {m for m, _, _ in seen["rw"]}
 
 
 @needs_bwrap
