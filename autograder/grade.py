@@ -43,6 +43,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from autograder import preprocessors as pp
 from autograder import sandbox
@@ -219,6 +220,13 @@ def _asked_time(nb, released) -> list[str]:
     by_id = {c.get("id"): c for c in released.cells}
     by_gid = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id"): c
               for c in released.cells}
+    # a file saved by an old Jupyter (nbformat 3) has no cell ids: its cells are the release's
+    # when their source is, or when they stand where the release's cell stands
+    by_source = {c.get("source"): c for c in released.cells}
+
+    def granted(cell: Any) -> Any:
+        return cell.get("metadata", {}).get("nnlib", {}).get("timeout") if cell else None
+
     out = []
     for index, cell in enumerate(nb.cells):
         asked = cell.get("metadata", {}).get("nnlib", {}).get("timeout")
@@ -226,8 +234,11 @@ def _asked_time(nb, released) -> list[str]:
             continue
         gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         ref = by_gid.get(gid) if gid else by_id.get(cell.get("id"))
-        granted = (ref or {}).get("metadata", {}).get("nnlib", {}).get("timeout") if ref else None
-        if asked != granted:
+        if ref is None and not gid:
+            same_place = released.cells[index] if index < len(released.cells) else None
+            candidates = [by_source.get(cell.get("source")), same_place]
+            ref = next((c for c in candidates if granted(c) == asked), None)
+        if asked != granted(ref):
             label = gid or f"cell {index + 1}"
             out.append(f"{label} asks for {asked} s in its metadata: ignored, the release's "
                        "limit applies")
@@ -387,7 +398,14 @@ def collect_rows(
                     row.notes.append(f"{name}.ipynb is {reason}: ask for a new file")
                 elif not graded.exists():
                     row.status = "failed"
-                    row.notes.append("nbgrader could not grade it: see its log")
+                    log = pp.read_run_log(student, assignment, name)
+                    why = f" ({log['error']})" if log and log.get("error") else ""
+                    row.notes.append(f"nbgrader could not grade it{why}: see its log")
+                    findings = pp.held(student, assignment, name, submitted)
+                    if findings:
+                        # the policy objected before it ran: held, named, whatever happened next
+                        row.status, row.score = "held", ""
+                        row.notes.insert(0, _held_note(assignment, student, findings))
                 else:
                     log = pp.read_run_log(student, assignment, name)
                     sanitize = None
@@ -401,14 +419,17 @@ def collect_rows(
                     findings = pp.held(student, assignment, name, submitted)
                     if findings:
                         row.status, row.score = "held", ""
-                        row.notes.insert(0, "held for manual review, score withheld (after "
-                                         "review: `python -m autograder.grade "
-                                         f"{assignment} --student {student} --reviewed`): "
-                                         + "; ".join(_finding(f) for f in findings))
+                        row.notes.insert(0, _held_note(assignment, student, findings))
                 if row.needs_manual_grade and row.status == "graded":
                     row.notes.append("written answers wait for manual grading (formgrader)")
                 rows.append(row)
     return rows
+
+
+def _held_note(assignment: str, student: str, findings: list[dict]) -> str:
+    return ("held for manual review, score withheld (after review: `python -m autograder.grade "
+            f"{assignment} --student {student} --reviewed`): "
+            + "; ".join(_finding(f) for f in findings))
 
 
 def _finding(f: dict) -> str:
@@ -479,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in restore_grading_metadata(args.assignment, students).items():
             notes.setdefault(key, []).extend(value)
         add_missing_submission_files(args.assignment, students)
+        for student in students:  # this run's logs only: a stale one must not speak for it
+            shutil.rmtree(pp.RUNS / student / args.assignment, ignore_errors=True)
         _run_autograde(args.assignment, args.student, isolate=not args.no_isolation)
         if not GRADEBOOK.exists():
             print(_missing_gradebook_message(), file=sys.stderr)

@@ -173,6 +173,11 @@ class GradingExecute(Execute):
         self._deadline = start + self.notebook_timeout
         try:
             self._execute_all(nb, resources, km)
+        except BaseException as exc:
+            # nbgrader gives up on this notebook; the report still names why, and still holds
+            # it when the policy objected (a crash must not hide the findings)
+            self._log["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+            raise
         finally:
             self._log["seconds"] = round(time.monotonic() - start, 3)
             secrets = hidden_lines(info["db_url"], assignment, notebook)

@@ -66,7 +66,20 @@ class ReleaseLimits:
     """What the release says about time limits: its check cells, and the seconds it grants."""
 
     tests: frozenset[str]  # grade ids of the release's check cells
-    granted: dict[str, int]  # "grade_id:<id>" or "id:<cell id>" -> seconds
+    granted: dict[str, int]  # "grade_id:<id>", "id:<cell id>" or "source:<sha256>" -> seconds
+
+
+def _has_text(source: Any) -> bool:
+    return bool(("".join(source) if isinstance(source, list) else str(source or "")).strip())
+
+
+def _source_key(source: Any) -> str:
+    """A cell's source as a key: a file saved by an old Jupyter (nbformat 3) has no cell ids,
+    and its cells are the release's when their source is."""
+    import hashlib
+
+    text = "".join(source) if isinstance(source, list) else str(source or "")
+    return "source:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _granted(meta: Any) -> int | None:
@@ -97,7 +110,8 @@ def _load_release(course_dir: str, stamp: tuple[tuple[str, int], ...]) -> Releas
             # An id granted different limits in two notebooks keeps the larger one: the
             # function cannot tell the notebooks apart, and must not cut an honest cell short.
             for key in ([f"grade_id:{grade_id}"] if grade_id else []) + (
-                    [f"id:{cell['id']}"] if cell.get("id") else []):
+                    [f"id:{cell['id']}"] if cell.get("id") else []) + (
+                    [_source_key(cell.get("source"))] if _has_text(cell.get("source")) else []):
                 granted[key] = max(granted.get(key, 0), seconds)
     return ReleaseLimits(frozenset(tests), granted)
 
@@ -119,8 +133,9 @@ def cell_timeout(cell: Any, release: str | Path | None = None) -> int:
     """Seconds to wait for one cell before interrupting it (the autograder uses it too).
 
     The limit comes from the release in ``release`` (default :data:`COURSE_DIR`), looked up by
-    the cell's nbgrader grade id, else by its cell id; the cell's own ``metadata.nnlib`` is
-    never read. See the module docstring for the values and why.
+    the cell's nbgrader grade id, else by its cell id, else by its exact source (a file saved
+    as nbformat 3 has no cell ids); the cell's own ``metadata.nnlib`` is never read. See the
+    module docstring for the values and why.
     """
     meta = cell.get("metadata", {}) or {}
     nbg = meta.get("nbgrader", {}) or {}
@@ -129,7 +144,8 @@ def cell_timeout(cell: Any, release: str | Path | None = None) -> int:
     is_test = bool(nbg.get("grade") and not nbg.get("solution")) or grade_id in limits.tests
     base = TEST_CELL_SECONDS if is_test else OTHER_CELL_SECONDS
     for key in (f"grade_id:{grade_id}" if grade_id else None,
-                f"id:{cell.get('id')}" if cell.get("id") else None):
+                f"id:{cell.get('id')}" if cell.get("id") else None,
+                _source_key(cell.get("source")) if _has_text(cell.get("source")) else None):
         if key in limits.granted:
             return max(base, limits.granted[key])
     return base

@@ -13,6 +13,7 @@ import csv
 import html
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -134,6 +135,8 @@ def class_submissions(root: Path) -> dict[str, object]:
         "asks_more_time": with_cell(right, "test-standardize", "import time\ntime.sleep(45)",
                                     {"nnlib": {"timeout": 60}}),
         "renamed_file": ("00_getting_started (1).ipynb", right),
+        # saved by a Jupyter from before 2021: nbformat 3, no cell ids
+        "old_jupyter": (f"{A}.ipynb", nbformat.convert(copy.deepcopy(right), 3)),
         "pasted_answer": with_foreign_cell(right, "markdown", "why-xor-fails",
                                            "XOR is not linearly separable.", 3),
         "forged_test": with_foreign_cell(release, "code", "extra-credit",
@@ -165,6 +168,7 @@ EXPECTED = {
     "own_interrupt": 3.0,
     "asks_more_time": FULL,
     "renamed_file": FULL,
+    "old_jupyter": FULL,
     "pasted_answer": FULL,  # a graded cell from another notebook costs nothing
     "forged_test": 0.0,  # and gains nothing
 }
@@ -306,6 +310,8 @@ def test_honest_accidents_are_named_in_the_report(graded):
     assert "raised KeyboardInterrupt (not a time limit)" in notes
     assert "stopped at its time limit" not in notes
     assert "asks for 60 s in its metadata: ignored" in rows["asks_more_time"]["notes"]
+    # the release's own cells, saved without cell ids, ask for nothing
+    assert "asks for" not in rows["old_jupyter"]["notes"], rows["old_jupyter"]["notes"]
     assert "handed in as '00_getting_started (1).ipynb'" in rows["renamed_file"]["notes"]
     assert "claims grade id why-xor-fails, which this notebook does not have" in (
         rows["pasted_answer"]["notes"])
@@ -376,3 +382,27 @@ def test_autograded_notebooks_are_valid(graded):
         nb = json.loads(path.read_text())
         tests = [c for c in nb["cells"] if nbg(c).get("grade") and not nbg(c).get("solution")]
         assert len(tests) == 2, (student, len(tests))
+
+
+def test_a_notebook_nbgrader_gave_up_on_is_named_and_still_held(graded, tmp_path):
+    """When nbgrader cannot finish a notebook (a fork bomb's children garbled the kernel's
+    messages: "Invalid Signature"), the row says why, and the policy's findings still hold it."""
+    root = tmp_path / "course"
+    shutil.copytree(graded["root"], root, symlinks=True)
+    for student in ("os_exit", "reference"):
+        (root / "autograder" / "autograded" / student / A / f"{A}.ipynb").unlink()
+        log_path = root / "autograder" / "runs" / student / A / f"{A}.json"
+        log = json.loads(log_path.read_text())
+        log["error"] = "ValueError: Invalid Signature: b'00ff'"
+        log_path.write_text(json.dumps(log))
+        proc = run([sys.executable, "-m", "autograder.grade", A, f"--student={student}",
+                    "--no-autograde"], cwd=root, check=False)
+        assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    rows = report_rows(root)
+    held, failed = rows["os_exit"], rows["reference"]
+    assert held["status"] == "held" and held["score"] == "", held
+    assert "held for manual review" in held["notes"]
+    assert "private" in held["notes"] or "process" in held["notes"], held["notes"]
+    assert "nbgrader could not grade it (ValueError: Invalid Signature" in held["notes"]
+    assert failed["status"] == "failed", failed
+    assert "nbgrader could not grade it (ValueError: Invalid Signature" in failed["notes"]

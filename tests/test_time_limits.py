@@ -82,6 +82,23 @@ def test_limits_come_from_the_release_by_grade_id_then_cell_id(tmp_path):
     assert cell_timeout({"metadata": {}}, **at) == OTHER_CELL_SECONDS
 
 
+def test_a_file_without_cell_ids_keeps_the_release_s_limits_by_source(tmp_path):
+    """Jupyter before 2021 (nbformat 3) saves no cell ids: the release's own cell, unchanged,
+    keeps its grant; an edited copy of it does not."""
+    path = write_release(tmp_path, "a", [{"id": "train", "metadata": {"nnlib": {"timeout": 45}}}])
+    nb = json.loads(path.read_text())
+    nb["cells"][0]["source"] = "history = train(model, epochs=30)\n"
+    path.write_text(json.dumps(nb))
+    v3 = nbformat.v4.upgrade(nbformat.v3.new_notebook(worksheets=[nbformat.v3.new_worksheet(
+        cells=[nbformat.v3.new_code_cell(input="history = train(model, epochs=30)\n")])]))
+    cell = v3.cells[0]
+    assert cell.get("id") != "train"
+    assert cell_timeout(cell, release=tmp_path) == 45
+    assert cell_timeout({"source": "history = train(model, epochs=300)\n", "metadata": {}},
+                        release=tmp_path) == OTHER_CELL_SECONDS
+    assert cell_timeout({"source": "", "metadata": {}}, release=tmp_path) == OTHER_CELL_SECONDS
+
+
 def test_an_unreadable_release_notebook_leaves_the_defaults(tmp_path):
     write_release(tmp_path, "a", [{"id": "train", "metadata": {"nnlib": {"timeout": 45}}}])
     (tmp_path / "b").mkdir()
