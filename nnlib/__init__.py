@@ -29,6 +29,8 @@ from nnlib.activations import (
 from nnlib.attention import (
     MultiheadAttention,
     TransformerBlock,
+    decoder_attention_backward,
+    decoder_attention_forward,
     positional_encoding,
     scaled_dot_product_attention_backward,
     scaled_dot_product_attention_forward,
