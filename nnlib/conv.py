@@ -19,6 +19,7 @@ layer reads it without a copy. They behave like any other ndarray of that shape.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -264,6 +265,49 @@ def _col2im(
         dxT[:, :, ri, ci] += dcols[:, i, j, :, ro, co]
 
 
+#: Images of at most this many pixels (H W) take the gather path: im2col is one ``np.take``
+#: from a precomputed index (the strided copies of tiny images are all loop overhead), and
+#: with stride 1, dx is one product with the gathered dout (no col2im; see _conv2d_backward).
+GATHER_MAX_PIXELS = 64
+
+
+def _gather_path(in_hw: tuple[int, int]) -> bool:
+    return in_hw[0] * in_hw[1] <= GATHER_MAX_PIXELS
+
+
+@functools.lru_cache(maxsize=16)
+def _gather_index(
+    n: int, in_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+    padding: tuple[int, int], out_hw: tuple[int, int], transposed: bool,
+) -> np.ndarray:
+    """The read-only index (KH KW, n Ho Wo) of im2col by np.take along axis 1 of xz
+    (C, n H W + 1), x's n images flattened with one zero column at the end: entry
+    [i KW + j, (m, ho, wo)] is the column m H W + h W + w of x_pad[m, :, ho S + i, wo S + j],
+    or n H W (the zero) where that reads padding.
+
+    ``transposed``: the index (KH KW, n H W) into dz (F, n Ho Wo + 1), dout flattened likewise,
+    whose product with w gives dx: entry [i KW + j, (m, h, w)] is the column of
+    dout[m, :, ho, wo] with ho S + i - P = h, wo S + j - P = w, or the zero where there is none.
+    """
+    (H, W), (KH, KW), (sh, sw), (ph, pw), (Ho, Wo) = in_hw, kernel, stride, padding, out_hw
+    i = np.arange(KH)[:, None, None, None, None]
+    j = np.arange(KW)[None, :, None, None, None]
+    m = np.arange(n)[None, None, :, None, None]
+    if not transposed:
+        h = np.arange(Ho)[None, None, None, :, None] * sh + i - ph
+        w = np.arange(Wo)[None, None, None, None, :] * sw + j - pw
+        inside = (h >= 0) & (h < H) & (w >= 0) & (w < W)
+        idx = np.where(inside, m * (H * W) + h * W + w, n * H * W)
+    else:
+        ho, rh = np.divmod(np.arange(H)[None, None, None, :, None] + ph - i, sh)
+        wo, rw = np.divmod(np.arange(W)[None, None, None, None, :] + pw - j, sw)
+        inside = (rh == 0) & (ho >= 0) & (ho < Ho) & (rw == 0) & (wo >= 0) & (wo < Wo)
+        idx = np.where(inside, m * (Ho * Wo) + ho * Wo + wo, n * Ho * Wo)
+    idx = np.ascontiguousarray(idx.reshape(KH * KW, -1), dtype=np.intp)
+    idx.flags.writeable = False
+    return idx
+
+
 def _chunks(N: int, per_image: int) -> list[tuple[int, int]]:
     step = max(1, min(N, CHUNK_BYTES // max(per_image, 1)))
     return [(n0, min(N, n0 + step)) for n0 in range(0, N, step)] or [(0, 0)]
@@ -284,10 +328,18 @@ def _conv2d(
     chunks = _chunks(N, K * P * np.dtype(dtype).itemsize)
     out2 = np.empty((F, N * P), dtype)
     kept = []
+    gather = _gather_path((H, W))
     for n0, n1 in chunks:
-        cols = np.empty((C, KH, KW, n1 - n0, Ho, Wo), dtype)
-        _im2col(xT[:, n0:n1], (KH, KW), stride, padding, (Ho, Wo), cols)
-        cols2 = cols.reshape(K, -1)
+        if gather:
+            xz = np.empty((C, (n1 - n0) * H * W + 1), dtype)
+            xz[:, :-1].reshape(C, n1 - n0, H, W)[...] = xT[:, n0:n1]
+            xz[:, -1] = 0
+            idx = _gather_index(n1 - n0, (H, W), (KH, KW), stride, padding, (Ho, Wo), False)
+            cols2 = np.take(xz, idx, axis=1).reshape(K, -1)
+        else:
+            cols = np.empty((C, KH, KW, n1 - n0, Ho, Wo), dtype)
+            _im2col(xT[:, n0:n1], (KH, KW), stride, padding, (Ho, Wo), cols)
+            cols2 = cols.reshape(K, -1)
         np.matmul(w2, cols2, out=out2[:, n0 * P : n1 * P])
         kept.append(cols2)
     if b is not None:
@@ -309,12 +361,26 @@ def _conv2d_backward(
     w2 = w.reshape(F, K).astype(dtype, copy=False)
     dxT = np.empty((C, N, H, W), dtype=x_dtype) if input_grad else None
     dw2 = np.zeros((F, K), dtype)
+    # stride 1 on tiny images: dx = (w as (C, F KH KW)) @ (dout gathered as the columns of a
+    # transposed convolution), one product and one np.take instead of the col2im adds; the
+    # gathered dout has F KH KW rows where dcols has C KH KW: worth it while F <= 4 C
+    gather = dxT is not None and _gather_path((H, W)) and stride == (1, 1) and F <= 4 * C
+    if gather:
+        wt2 = w.transpose(1, 0, 2, 3).reshape(C, F * KH * KW).astype(dtype)
     n0 = 0
     for cols2 in kept:
         n1 = n0 + cols2.shape[1] // P
         d = dout2[:, n0 * P : n1 * P]
         dw2 += np.matmul(d, cols2.T)
-        if dxT is not None:
+        if gather:
+            assert dxT is not None
+            dz = np.empty((F, (n1 - n0) * P + 1), dtype)
+            dz[:, :-1] = d
+            dz[:, -1] = 0
+            idx = _gather_index(n1 - n0, (H, W), (KH, KW), stride, padding, (Ho, Wo), True)
+            dcolsT = np.take(dz, idx, axis=1).reshape(F * KH * KW, -1)
+            np.matmul(wt2, dcolsT, out=dxT.reshape(C, -1)[:, n0 * H * W : n1 * H * W])
+        elif dxT is not None:
             dcols = np.matmul(w2.T, d).reshape(C, KH, KW, n1 - n0, Ho, Wo)
             _col2im(dcols, (KH, KW), stride, padding, dxT[:, n0:n1])
         n0 = n1

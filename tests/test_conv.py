@@ -727,3 +727,73 @@ def test_max_pool_kernel_of_more_than_256_offsets_matches_torch(rng):
     dout = rng.standard_normal(out.shape)
     ot.backward(torch.tensor(dout))
     assert_rel(max_pool2d_backward(dout, cache), xt.grad.numpy(), "dx")
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolution's gather path (tiny images: im2col by np.take, dx by a transposed-conv product)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("N, C, F, H, W, k, s, p", [
+    (5, 3, 4, 4, 4, (3, 3), (1, 1), (1, 1)),   # the digits shape: gathered im2col and dx
+    (2, 2, 8, 5, 3, (2, 3), (1, 1), (2, 0)),   # F > 4 C: gathered im2col, col2im dx
+    (3, 4, 2, 6, 7, (3, 2), (2, 3), (1, 1)),   # stride > 1: col2im dx
+    (1, 1, 1, 3, 5, (3, 1), (1, 1), (3, 0)),   # padding > half the kernel, batch of one
+    (4, 6, 5, 1, 8, (1, 3), (1, 1), (0, 2)),   # height one
+])
+def test_conv2d_gather_path_equals_strided_path_and_torch(N, C, F, H, W, k, s, p, rng,
+                                                           monkeypatch):
+    """Images of at most GATHER_MAX_PIXELS pixels take the gather path; with the threshold
+    at 0 the same input takes the strided im2col / col2im path. Both must match torch, and
+    each other, in out, dx, dw, db and the cached columns."""
+    torch = require_torch()
+    assert H * W <= conv.GATHER_MAX_PIXELS
+    x = rng.standard_normal((N, C, H, W))
+    w = rng.standard_normal((F, C, *k))
+    b = rng.standard_normal(F)
+    dout_shape = (N, F, (H + 2 * p[0] - k[0]) // s[0] + 1, (W + 2 * p[1] - k[1]) // s[1] + 1)
+    dout = rng.standard_normal(dout_shape)
+    calls = []
+    real_take = np.take
+    monkeypatch.setattr(conv.np, "take", lambda *a, **kw: calls.append(1) or real_take(*a, **kw))
+    out_g, cache_g = conv2d_forward(x, w, b, s, p)
+    grads_g = conv2d_backward(dout, cache_g)
+    assert len(calls) == (2 if s == (1, 1) and F <= 4 * C else 1), "gather path not taken"
+    monkeypatch.setattr(conv, "GATHER_MAX_PIXELS", 0)
+    out_s, cache_s = conv2d_forward(x, w, b, s, p)
+    grads_s = conv2d_backward(dout, cache_s)
+    assert len(calls) == (2 if s == (1, 1) and F <= 4 * C else 1), "strided path took np.take"
+    assert_rel(out_g, out_s, "out (gather vs strided)")
+    for cg, cs in zip(cache_g.cols, cache_s.cols, strict=True):
+        np.testing.assert_array_equal(cg, cs)
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ot = torch.nn.functional.conv2d(xt, wt, bt, stride=s, padding=p)
+    assert_rel(out_g, ot.detach().numpy(), "out")
+    ot.backward(torch.tensor(dout))
+    for name, g, gs, t in zip(("dx", "dw", "db"), grads_g, grads_s, (xt, wt, bt), strict=True):
+        assert_rel(g, t.grad.numpy(), name)
+        assert_rel(g, gs, f"{name} (gather vs strided)")
+
+
+def test_conv2d_gather_path_in_chunks_and_float32(rng, monkeypatch):
+    """Several chunks of images (two index tables: full chunks and the last, shorter one),
+    float32 in and out, and channel-major input from a previous conv: still torch's."""
+    torch = require_torch()
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 3 * 16 * 9 * 16 * 4)  # 3 images per chunk
+    x0 = rng.standard_normal((7, 2, 4, 4)).astype(np.float32)
+    w0 = rng.standard_normal((16, 2, 3, 3)).astype(np.float32)
+    w = rng.standard_normal((8, 16, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(8).astype(np.float32)
+    x, _ = conv2d_forward(x0, w0, None, 1, 1)  # channel-major (16, 7, 4, 4) in memory
+    out, cache = conv2d_forward(x, w, b, 1, 1)
+    assert len(cache.cols) == 3 and out.dtype == np.float32
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    dx, dw, db = conv2d_backward(dout, cache)
+    assert dx.dtype == dw.dtype == db.dtype == np.float32
+    xt, wt, bt = (torch.tensor(np.array(a), dtype=torch.float64, requires_grad=True)
+                  for a in (x, w, b))
+    ot = torch.nn.functional.conv2d(xt, wt, bt, padding=1)
+    ot.backward(torch.tensor(dout, dtype=torch.float64))
+    assert_rel(out, ot.detach().numpy(), "out", rtol=1e-5)
+    for name, g, t in zip(("dx", "dw", "db"), (dx, dw, db), (xt, wt, bt), strict=True):
+        assert_rel(g, t.grad.numpy(), name, rtol=1e-5)
