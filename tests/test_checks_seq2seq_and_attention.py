@@ -149,6 +149,55 @@ def test_sdpa_forward_mistakes_are_named(fn, pattern):
         _fails(checks.scaled_dot_product_attention_forward, fn, pattern)
 
 
+def _sdpa_boolean_indexing(q, k, v, mask=None):
+    """Right with a mask of the scores' full shape only: scores[~mask] = -inf."""
+    c = 1 / np.sqrt(q.shape[-1])
+    s = q @ np.swapaxes(k, -1, -2) * c
+    if mask is not None:
+        s = s.copy()
+        s[~mask] = -np.inf
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    w = e / e.sum(axis=-1, keepdims=True)
+    return w @ v, (q, k, v, w, c)
+
+
+def test_sdpa_forward_boolean_indexing_fails_on_a_broadcast_mask_visibly_and_hidden():
+    message = _fails(checks.scaled_dot_product_attention_forward, _sdpa_boolean_indexing,
+                     r"mask \(4, 5\) has fewer axes than the scores \(2, 3, 4, 5\).*broadcast")
+    assert "IndexError" in message and "scores[~mask]" in message
+    with pytest.raises(GradingError, match="hidden case"):
+        checks.scaled_dot_product_attention_forward_hidden(_sdpa_boolean_indexing)
+
+
+def test_sdpa_forward_a_length_one_mask_axis_is_named():
+    def full_shape_for_leading_dims_only(q, k, v, mask=None):
+        if mask is not None and mask.ndim < q.ndim:  # a (1, Tk) mask stays as it is
+            mask = np.broadcast_to(mask, q.shape[:-1] + (k.shape[-2],))
+        return _sdpa_boolean_indexing(q, k, v, mask)
+
+    _fails(checks.scaled_dot_product_attention_forward, full_shape_for_leading_dims_only,
+           r"mask \(1, 5\) has length-1 axes, unlike the scores \(3, 5\).*broadcast")
+
+
+def test_sdpa_forward_hidden_always_has_a_broadcast_mask():
+    for seed in range(40):
+        q, k, v, mask = checks._make_forward_case(np.random.default_rng(seed), "odd sizes")
+        assert mask is not None and mask.shape in ((q.shape[-2], k.shape[-2]),
+                                                   (1, k.shape[-2]))
+        assert q.ndim == 3  # broadcast against a leading dimension, or over the queries
+
+
+def test_sdpa_forward_return_order_is_named(sol):
+    right = sol["scaled_dot_product_attention_forward"]
+
+    def cache_first(q, k, v, mask=None):
+        out, cache = right(q, k, v, mask)
+        return cache, out
+
+    _fails(checks.scaled_dot_product_attention_forward, cache_first,
+           r"return order is \(out, cache\)")
+
+
 def test_sdpa_forward_in_place_and_arity_are_named(sol):
     right = sol["scaled_dot_product_attention_forward"]
 
@@ -433,6 +482,31 @@ def test_greedy_decode_mistakes_are_named(fn, pattern):
     _fails(checks.greedy_decode, fn, pattern)
 
 
+def test_greedy_decode_lagging_one_step_is_named():
+    def lagging(step, h0, start, num_steps):
+        h, chosen = h0, [start, start]
+        for _ in range(num_steps):
+            scores, h = step(chosen[-2], h)
+            chosen.append(scores.argmax(axis=1))
+        return np.stack(chosen[2:], axis=1)
+
+    message = _fails(checks.greedy_decode, lagging, "lags one step behind.*t - 2")
+    assert "at every step" not in message
+
+
+def test_greedy_decode_feeding_something_else_is_named():
+    def feeds_argmin_returns_argmax(step, h0, start, num_steps):
+        h, prev, out = h0, start, []
+        for _ in range(num_steps):
+            scores, h = step(prev, h)
+            prev = scores.argmin(axis=1)
+            out.append(scores.argmax(axis=1))
+        return np.stack(out, axis=1)
+
+    _fails(checks.greedy_decode, feeds_argmin_returns_argmax,
+           "feeds step 1 something other than the token it returned for step 0")
+
+
 def test_the_visible_greedy_case_tells_the_mistakes_apart():
     def toy():
         return checks._ToyDecoder(np.random.default_rng(1415), 7, 5)
@@ -468,9 +542,10 @@ def _dec_fwd(sol, expand=lambda m: m[:, None, :], keys_values=True, axis=-1, sca
 
 @pytest.mark.parametrize(("options", "pattern"), [
     (dict(expand=lambda m: None), "without the padding mask"),
-    (dict(expand=lambda m: m), "another sequence.*src_mask\\[:, None, :\\]"),
-    (dict(expand=lambda m: m[:, :, None]), "broadcasting.*an axis for the decoder steps"),
-    (dict(expand=lambda m: ~m[:, None, :]), "masked the real tokens"),
+    (dict(expand=lambda m: m), "another sequence.*sequence axis of src_mask on the sequence "
+     "axis of the scores"),
+    (dict(expand=lambda m: m[:, :, None]), "broadcast.*an axis for the decoder steps"),
+    (dict(expand=lambda m: ~m[:, None, :]), "mask inverted: it masks the real tokens"),
     (dict(axis=-2), "NaN.*decoder steps \\(axis -2"),
     (dict(scale=False), "without the scale"),
     (dict(swap_roles=True), "decoder states are the queries"),
@@ -478,6 +553,60 @@ def _dec_fwd(sol, expand=lambda m: m[:, None, :], keys_values=True, axis=-1, sca
 def test_decoder_attention_forward_mistakes_are_named(sol, options, pattern):
     with np.errstate(all="ignore"):
         _fails(checks.decoder_attention_forward, _dec_fwd(sol, **options), pattern)
+
+
+def _with_sdpa(sdpa, body):
+    """A decoder_attention_forward defined in a notebook-like namespace holding `sdpa`."""
+    ns = {"np": np, "scaled_dot_product_attention_forward": sdpa}
+    exec("def decoder_attention_forward(h_dec, enc, src_mask):\n    return " + body, ns)
+    return ns["decoder_attention_forward"]
+
+
+RIGHT_CALL = "scaled_dot_product_attention_forward(h_dec, enc, enc, np.expand_dims(src_mask, 1))"
+
+
+def test_a_section_1_attention_that_cannot_broadcast_is_blamed_not_the_mask():
+    fn = _with_sdpa(_sdpa_boolean_indexing, RIGHT_CALL)
+    message = _fails(checks.decoder_attention_forward, fn,
+                     "Your scaled_dot_product_attention_forward of section 1 fails too.*the "
+                     "cause is in section 1")
+    assert "an axis for the decoder steps" not in message
+
+
+def test_the_mask_hint_fires_only_when_the_mask_is_the_cause(sol):
+    sdpa = sol["scaled_dot_product_attention_forward"]
+    wrong_axis = _with_sdpa(sdpa, "scaled_dot_product_attention_forward(h_dec, enc, enc, "
+                                  "src_mask[:, :, None])")
+    _fails(checks.decoder_attention_forward, wrong_axis,
+           "does not broadcast to the scores.*an axis for the decoder steps")
+    values_h = _with_sdpa(sdpa, "scaled_dot_product_attention_forward(h_dec, enc, h_dec, "
+                                "np.expand_dims(src_mask, 1))")
+    message = _fails(checks.decoder_attention_forward, values_h,
+                     "shapes do not fit: the queries are the decoder states h_dec.*the keys and "
+                     "the values are both the encoder states")
+    assert "mask" not in message.split("raised", 1)[1]
+    values_h_ref = _with_sdpa(att.scaled_dot_product_attention_forward,
+                              "scaled_dot_product_attention_forward(h_dec, enc, h_dec, "
+                              "np.expand_dims(src_mask, 1))")
+    _fails(checks.decoder_attention_forward, values_h_ref, "keys and the values are both")
+    assert checks.decoder_attention_forward(_with_sdpa(sdpa, RIGHT_CALL)) is None
+
+
+def test_decoder_attention_forward_return_order_is_named(sol):
+    sdpa = sol["scaled_dot_product_attention_forward"]
+    fn = _with_sdpa(sdpa, RIGHT_CALL + "[::-1]")
+    _fails(checks.decoder_attention_forward, fn, r"return order is \(context, cache\)")
+
+
+def test_the_mask_axis_is_not_spelled_out_before_the_hints(sol):
+    """help() and the messages state the contract (a mask that broadcasts), not the code."""
+    answer = re.compile(r"\[:, None, :\]|\[:, np\.newaxis|\(N, 1, T_in\)|expand_dims")
+    assert not answer.search(checks.decoder_attention_forward.__doc__)
+    for expand in (lambda m: m, lambda m: m[:, :, None], lambda m: None,
+                   lambda m: ~m[:, None, :]):
+        with np.errstate(all="ignore"), pytest.raises(GradingError) as info:
+            checks.decoder_attention_forward(_dec_fwd(sol, expand=expand))
+        assert not answer.search(str(info.value)), str(info.value)
 
 
 def test_decoder_attention_forward_with_the_learners_sdpa_passes_and_a_misaligned_mask_fails_hidden(
@@ -554,6 +683,39 @@ def _tf(shift="right", start=True, extra=False, mask_from="targets", invert=Fals
         mask = (source == pad_id) if invert else (source != pad_id)
         return (inputs.astype(float) if as_float else inputs), mask
     return fn
+
+
+def _tf_pad(mask_rule="pad", order="inputs first", pad_inputs=False):
+    def fn(targets, start_id, pad_id):
+        inputs = np.concatenate([np.full((len(targets), 1), start_id), targets[:, :-1]], axis=1)
+        if pad_inputs:
+            inputs = np.where(targets == pad_id, pad_id, inputs)
+        mask = {"pad": targets != pad_id, "zero": targets != 0, "above": targets > pad_id}[
+            mask_rule]
+        return (inputs, mask) if order == "inputs first" else (mask, inputs)
+    return fn
+
+
+@pytest.mark.parametrize(("fn", "pattern"), [
+    (_tf_pad(mask_rule="zero"), "pad_id=3.*treats the token 0 as the padding"),
+    (_tf_pad(mask_rule="above"), "pad_id=3.*flags only the tokens above pad_id"),
+    (_tf_pad(order="mask first"), r"return order is \(inputs, loss_mask\)"),
+    (_tf_pad(pad_inputs=True), "pad token at the steps whose target is padding.*same at every "
+     "step"),
+])
+def test_teacher_forcing_pad_and_order_mistakes_are_named(fn, pattern):
+    _fails(checks.teacher_forcing_batch, fn, pattern)
+    with pytest.raises(GradingError, match="hidden case"):
+        checks.teacher_forcing_batch_hidden(fn)
+
+
+def test_teacher_forcing_hidden_odd_case_has_a_pad_that_is_not_the_smallest():
+    for seed in range(40):
+        targets, start_id, pad_id = checks._make_tf_case(np.random.default_rng(seed),
+                                                         "odd sizes")
+        real = targets[targets != pad_id]
+        assert pad_id != 0 and start_id != pad_id and (real < pad_id).any()
+        assert not np.array_equal(targets != 0, targets != pad_id)
 
 
 @pytest.mark.parametrize(("fn", "pattern"), [

@@ -74,6 +74,15 @@ def _unchanged(name: str, pairs: list[tuple[str, Any, Any]]) -> None:
         )
 
 
+def _cache_first(res: tuple[Any, ...], names: tuple[str, str], text: str) -> None:
+    """A pair returned as (cache, array) instead of (array, cache): say it is the order."""
+    __tracebackhide__ = True
+    first, second = res
+    _require(not (isinstance(first, tuple | list) and isinstance(second, np.ndarray)),
+             f"{text} returned a tuple first and an array second: the return order is "
+             f"({names[0]}, {names[1]}), the {names[1]} last.")
+
+
 def _softmax(s: np.ndarray, axis: int = -1) -> np.ndarray:
     e = np.exp(s - s.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
@@ -111,6 +120,8 @@ def scaled_dot_product_attention_forward(fn: Fn) -> None:
       mask is not inverted, masked scores are not merely set to 0;
     - scores of several hundreds do not overflow (no NaN);
     - leading dimensions (batch, heads): q (2, 3, Tq, E) works as four separate attentions;
+    - masks that broadcast to the scores (the contract: broadcastable to (..., Tq, Tk)): one
+      (Tq, Tk) mask shared by the leading dimensions, a (1, Tk) mask shared by every query;
     - the cache is the tuple ``(q, k, v, weights, scale)``, in that order.
     """
     __tracebackhide__ = True
@@ -124,6 +135,7 @@ def scaled_dot_product_attention_forward(fn: Fn) -> None:
             "v=[[1, 2], [3, 4]])")
     q1, k1, v1 = np.array([[1.0, 0.0]]), np.eye(2), np.array([[1.0, 2.0], [3.0, 4.0]])
     res = expect_arity(call(fn, q1, k1, v1, name=text), ("out", "cache"), name=text)
+    _cache_first(res, ("out", "cache"), text)
     hand_text, hand_out = text, res[0]
 
     text = "scaled_dot_product_attention_forward(q, k, v) with q (3, 2), k (5, 2), v (5, 6)"
@@ -203,6 +215,31 @@ def scaled_dot_product_attention_forward(fn: Fn) -> None:
              f"out of {text} has shape {np.shape(out4)}; expected (2, 3, 4, 6). With leading "
              "dimensions, transpose only the last two axes of k (k.swapaxes(-1, -2)), not k.T.")
     assert_close(out4, ref(q4, k4, v4)[0], name=f"out of {text}", layout="(..., Tq, Ev)")
+
+    for qb, kb, vb, mb, what in [
+        (q4, k4, v4, np.tril(np.ones((4, 5), dtype=bool)), "one (Tq, Tk) = (4, 5) mask shared "
+         "by the leading dimensions (2, 3)"),
+        (q, k, v, np.array([[True, True, False, True, False]]), "a (1, Tk) = (1, 5) mask of "
+         "keys shared by every query"),
+    ]:
+        text = (f"scaled_dot_product_attention_forward(q, k, v, mask) with q {qb.shape} and "
+                f"{what}")
+        kept_mask = mb.copy()
+        try:
+            res_b = call(fn, qb, kb, vb, mb, name=text)
+        except GradingError as err:
+            scores = qb.shape[:-1] + (kb.shape[-2],)
+            how = "fewer axes than" if mb.ndim < len(scores) else "length-1 axes, unlike"
+            raise GradingError(
+                f"{str(err).rstrip('.')}. The mask {mb.shape} has {how} the scores {scores}: "
+                "the contract says broadcastable to (..., Tq, Tk), so it must be broadcast "
+                "against the scores, not matched to them entry by entry. Boolean indexing "
+                "(scores[~mask]) needs a mask of the scores' full shape; a function that "
+                "broadcasts its arguments does not.") from None
+        out_b = expect_arity(res_b, ("out", "cache"), name=text)[0]
+        _unchanged("scaled_dot_product_attention_forward", [("mask", mb, kept_mask)])
+        assert_close(out_b, ref(qb, kb, vb, mb)[0], name=f"out of {text}",
+                     layout="(..., Tq, Ev)")
     _done("scaled_dot_product_attention_forward")
 
 
@@ -218,6 +255,8 @@ def _make_forward_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
     v = rng.normal(size=lead + (Tk, Ev))
     mask = None if rng.random() < 0.3 else _random_mask(
         rng, (Tq, Tk) if rng.random() < 0.5 else lead + (Tq, Tk))
+    if kind == "odd sizes":  # a mask that broadcasts: over the leading axis, or every query
+        mask = _random_mask(rng, (Tq, Tk) if rng.random() < 0.5 else (1, Tk))
     return q, k, v, mask
 
 
@@ -225,8 +264,8 @@ def _make_forward_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
 def scaled_dot_product_attention_forward_hidden(fn: Fn) -> None:
     """Hidden checks of ``scaled_dot_product_attention_forward``: the output, and the weights
     in the cache, equal nnlib's on generated cases (no leading dimension, one or two, a single
-    query, Tq != Tk, E != Ev, masks of shape (Tq, Tk) or with the leading dimensions, scores in
-    the thousands), inputs unchanged."""
+    query, Tq != Tk, E != Ev, masks of shape (Tq, Tk), (1, Tk) or with the leading dimensions,
+    scores in the thousands), inputs unchanged."""
     __tracebackhide__ = True
     check_against_reference(fn, _ref_forward, _make_forward_case,
                             name="scaled_dot_product_attention_forward",
@@ -584,6 +623,24 @@ def _wrong_greedy(step: Fn, h0: np.ndarray, start: np.ndarray, num_steps: int, *
     return np.stack(out, axis=1)
 
 
+def _fed_back(fed: list[np.ndarray], tokens: np.ndarray, start: np.ndarray, text: str) -> None:
+    """Step t must be fed the token the function itself returned for step t - 1."""
+    __tracebackhide__ = True
+    late = [t for t in range(1, len(fed)) if not np.array_equal(fed[t], tokens[:, t - 1])]
+    if not late:
+        return
+    _require(not all(np.array_equal(f, start) for f in fed),
+             f"{text} feeds the start tokens at every step: each step must read the token "
+             "chosen at the step before (that is what decoding is).")
+    _require(not (np.array_equal(fed[1], start) and all(
+        np.array_equal(fed[t], tokens[:, t - 2]) for t in range(2, len(fed)))),
+             f"{text} lags one step behind: it feeds the start tokens to steps 0 and 1, then "
+             "at step t the token chosen at step t - 2. Step t reads the token chosen at step "
+             "t - 1, the one just chosen.")
+    _require(False, f"{text} feeds step {late[0]} something other than the token it returned "
+             f"for step {late[0] - 1}: each step reads the token chosen at the step before.")
+
+
 @exercise_check
 def greedy_decode(fn: Fn) -> None:
     """Visible checks of ``greedy_decode(step, h0, start, num_steps) -> tokens``:
@@ -591,7 +648,8 @@ def greedy_decode(fn: Fn) -> None:
     - it is your own loop, not the checks' reference;
     - it returns an integer array (N, num_steps), the start tokens not included;
     - it calls ``step`` exactly ``num_steps`` times, first with the start tokens;
-    - each step is fed the token chosen at the step before (not the start token again);
+    - each step is fed the token chosen at the step before (not the start token again, not
+      the token of two steps before);
     - the state returned by a step is passed to the next (not h0 every time);
     - the token chosen is the argmax over the vocabulary (axis 1 of the scores), for each
       sequence;
@@ -619,6 +677,7 @@ def greedy_decode(fn: Fn) -> None:
              f"(N, num_steps) = {(N, T)}.")
     _require(np.array_equal(model.fed[0], start),
              f"{text} did not feed the start tokens to the first step.")
+    _fed_back(model.fed, np.asarray(tokens), start, text)
     want = _ref_greedy(_ToyDecoder(np.random.default_rng(1415), V, H), h0, start, T)
     for wrong, why in [
         (_wrong_greedy(_ToyDecoder(np.random.default_rng(1415), V, H), h0, start, T,
@@ -709,11 +768,15 @@ def decoder_attention_forward(fn: Fn) -> None:
       other way round);
     - the scale is 1/sqrt(H); each decoder state's weights are a softmax over the source
       positions (the last axis), not over the decoder steps;
-    - the padding mask (N, T_in) is used, True at real tokens, and reaches each sequence's own
-      rows (it needs an axis for the decoder steps: (N, 1, T_in)); the weights in the cache are
-      exactly 0 at padding;
+    - the padding mask (N, T_in) is used, True at real tokens, and each sequence's mask reaches
+      that sequence's own rows of the scores (N, T_out, T_in), for every decoder step (what you
+      pass to your attention must broadcast to the scores that way); the weights in the cache
+      are exactly 0 at padding;
     - the cache is what ``scaled_dot_product_attention_forward`` returns,
-      (h_dec, enc, enc, weights, scale): the backward pass unpacks it.
+      (h_dec, enc, enc, weights, scale): the backward pass unpacks it;
+    - when it raises, the message names the likely cause: your section 1 attention failing on a
+      mask that broadcasts, a mask that does not broadcast to the scores, or queries, keys and
+      values whose shapes do not fit.
     """
     __tracebackhide__ = True
     ref = nnlib.attention.decoder_attention_forward
@@ -727,10 +790,10 @@ def decoder_attention_forward(fn: Fn) -> None:
     try:
         res = call(fn, h, enc, mask, name=text)
     except GradingError as err:
-        raise GradingError(f"{err} If the error is about broadcasting: src_mask is (N, T_in) and "
-                           "the scores are (N, T_out, T_in); the mask needs an axis for the "
-                           "decoder steps, in the right place.") from None
-    context, cache = expect_arity(res, ("context", "cache"), name=text)
+        raise GradingError(_dec_forward_failure(fn, str(err), h, enc, mask)) from None
+    res = expect_arity(res, ("context", "cache"), name=text)
+    _cache_first(res, ("context", "cache"), text)
+    context, cache = res
     _unchanged("decoder_attention_forward", list(zip(("h_dec", "enc", "src_mask"),
                                                      (h, enc, mask), kept, strict=True)))
     _require(np.shape(context) != (3, 5, 4),
@@ -751,8 +814,9 @@ def decoder_attention_forward(fn: Fn) -> None:
          "get weight 0"),
         (_softmax(np.where(mask[None, :, :], s, -np.inf)) @ enc, "masked with the mask of "
          "another sequence: src_mask (N, T_in) broadcast against the scores (N, T_out, T_in) "
-         "lines up its rows with the decoder steps; give it an axis for the decoder steps, "
-         "src_mask[:, None, :]"),
+         "lines up its rows with the decoder steps, not with the sequences (with T_out = N "
+         "that is no error, only wrong numbers); what you pass must broadcast to the scores "
+         "with the sequence axis of src_mask on the sequence axis of the scores"),
         (_softmax(np.where(mask[:, None, :], s, -1e9), axis=-2) @ enc, "a softmax over "
          "the decoder steps (axis -2): each decoder state's weights are a distribution over "
          "the source positions, the last axis"),
@@ -760,8 +824,9 @@ def decoder_attention_forward(fn: Fn) -> None:
          "scale 1/sqrt(H)"),
         (_softmax(np.where(mask[:, None, :], s / 2.0, -np.inf)) @ enc, "scaled by 1/H: the "
          "scale is 1/sqrt(H)"),
-        (_softmax(np.where(~mask[:, None, :], s, -np.inf)) @ enc, "masked the real tokens "
-         "instead of the padding: src_mask is True at a real token"),
+        (_softmax(np.where(~mask[:, None, :], s, -np.inf)) @ enc, "masked with the mask "
+         "inverted: it masks the real tokens instead of the padding; src_mask is True at a "
+         "real token"),
     ]:
         _require(not looks_like(context, wrong), f"context of {text} is {why}.")
     assert_close(context, good, name=f"context of {text}", layout="(N, T_out, H) = (3, 3, 4)")
@@ -785,6 +850,39 @@ def decoder_attention_forward(fn: Fn) -> None:
     assert_close(out1, ref(h1, e1, m1)[0], name=f"context of {text}",
                  layout="(N, T_out, H) = (1, 1, 2)")
     _done("decoder_attention_forward")
+
+
+def _dec_forward_failure(fn: Fn, err: str, h: np.ndarray, enc: np.ndarray,
+                         mask: np.ndarray) -> str:
+    """The message for a decoder_attention_forward that raised: the likely cause, when known."""
+    err = err.rstrip(".") + "."
+    name = "scaled_dot_product_attention_forward"
+    own = getattr(fn, "__globals__", {}).get(name)
+    code = getattr(fn, "__code__", None)
+    if (callable(own) and code is not None and name in code.co_names
+            and own is not nnlib.attention.scaled_dot_product_attention_forward):
+        try:
+            with np.errstate(all="ignore"):
+                own(h.copy(), enc.copy(), enc.copy(), np.expand_dims(mask, 1))
+        except Exception:  # noqa: BLE001 (the learner's section 1 code fails: that is the cause)
+            return (f"{err} Your scaled_dot_product_attention_forward of section 1 fails too when "
+                    "it is given a correct mask for this layer, one that broadcasts to the "
+                    "scores without having their full shape (its docstring allows that): the "
+                    "cause is in section 1, not here. Boolean indexing (scores[~mask]) needs "
+                    "a mask of the scores' full shape; a function that broadcasts does not.")
+    low = err.lower()
+    if "boolean index" in low:
+        return (f"{err} Boolean indexing needs a mask of the indexed array's full shape: the "
+                "scores are (N, T_out, T_in) and src_mask is (N, T_in).")
+    if "broadcast" in low:
+        return (f"{err} The mask does not broadcast to the scores: src_mask is (N, T_in) and "
+                "the scores are (N, T_out, T_in); the mask needs an axis for the decoder steps, "
+                "in the right place.")
+    if any(word in low for word in ("matmul", "core dimension", "number of keys", "aligned")):
+        return (f"{err} A product of the attention got arrays whose shapes do not fit: the "
+                "queries are the decoder states h_dec (N, T_out, H), and the keys and the "
+                "values are both the encoder states enc (N, T_in, H).")
+    return err
 
 
 def _make_dec_forward_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
@@ -848,8 +946,7 @@ def decoder_attention_backward(fn: Fn) -> None:
     _, rdk, rdv = nnlib.attention.scaled_dot_product_attention_backward(dout, cache)
     for wrong, why in [
         (rdv, "only the gradient through the values: the encoder states are the keys too"),
-        (rdk, "only the gradient through the keys: the encoder states are the values too, and "
-         "that path carries most of the gradient"),
+        (rdk, "only the gradient through the keys: the encoder states are the values too"),
     ]:
         _require(not looks_like(denc, wrong), f"denc of {text} is {why}; every path from enc "
                  "to the loss contributes.")
@@ -924,6 +1021,9 @@ def teacher_forcing_batch(fn: Fn) -> None:
       last target never fed), not the token of step t + 1;
     - loss_mask is boolean (N, T), True where the target is a real token and False where it
       is padding (the targets' padding, not the inputs');
+    - pad_id = 3, start_id = 0: the padding is the token pad_id whatever its index (not 0, not
+      every token at or below it);
+    - the order of the pair: (inputs, loss_mask);
     - a batch of one sequence of length T = 1.
     """
     __tracebackhide__ = True
@@ -932,8 +1032,7 @@ def teacher_forcing_batch(fn: Fn) -> None:
     text = ("teacher_forcing_batch(targets, start_id=1, pad_id=0) with targets "
             "[[5, 6, 7, 8, 0], [3, 4, 0, 0, 0], [9, 8, 7, 6, 5]]")
     kept = targets.copy()
-    inputs, loss_mask = expect_arity(call(fn, targets, 1, 0, name=text),
-                                     ("inputs", "loss_mask"), name=text)
+    inputs, loss_mask = _tf_pair(call(fn, targets, 1, 0, name=text), text)
     _unchanged("teacher_forcing_batch", [("targets", targets, kept)])
     _require(np.shape(inputs) != (3, 6),
              f"inputs of {text} have shape (3, 6), one more than the targets: the decoder "
@@ -951,8 +1050,12 @@ def teacher_forcing_batch(fn: Fn) -> None:
     _require(not np.array_equal(got[:, 1:-1], targets[:, 2:]),
              f"inputs of {text} are shifted the wrong way (to the left): step t is fed the "
              "token of step t - 1, the one before it, not the one after.")
-    assert_close(got, _ref_teacher_forcing(targets, 1, 0)[0], name=f"inputs of {text}",
-                 layout="(N, T) = (3, 5)", reveal=True)
+    right = _ref_teacher_forcing(targets, 1, 0)[0]
+    _require(not np.array_equal(got, np.where(targets == 0, 0, right)),
+             f"inputs of {text} hold the pad token at the steps whose target is padding: the "
+             "rule is the same at every step, step t is fed the token of step t - 1. Those "
+             "steps do not count in the loss, but the contract fixes their inputs too.")
+    assert_close(got, right, name=f"inputs of {text}", layout="(N, T) = (3, 5)", reveal=True)
     _require(np.issubdtype(got.dtype, np.integer),
              f"inputs of {text} hold {got.dtype} values; expected integer token indices.")
     lm = np.asarray(loss_mask)
@@ -969,6 +1072,22 @@ def teacher_forcing_batch(fn: Fn) -> None:
     assert_close(lm, targets != 0, name=f"loss_mask of {text}", layout="(N, T) = (3, 5)",
                  reveal=True)
 
+    targets = np.array([[4, 1, 2, 3], [5, 2, 3, 3]])
+    text = ("teacher_forcing_batch(targets, start_id=0, pad_id=3) with targets "
+            "[[4, 1, 2, 3], [5, 2, 3, 3]]")
+    inputs, loss_mask = _tf_pair(call(fn, targets, 0, 3, name=text), text)
+    assert_close(inputs, _ref_teacher_forcing(targets, 0, 3)[0], name=f"inputs of {text}",
+                 layout="(N, T) = (2, 4)", reveal=True)
+    lm = np.asarray(loss_mask)
+    _require(lm.shape != (2, 4) or not np.array_equal(lm, targets != 0),
+             f"loss_mask of {text} treats the token 0 as the padding: the padding is the token "
+             "pad_id, here 3 (0 is only the pad of the first example and of the dates).")
+    _require(lm.shape != (2, 4) or not np.array_equal(lm, targets > 3),
+             f"loss_mask of {text} flags only the tokens above pad_id: 1 and 2 are real tokens "
+             "too; pad_id can be any index, and every token other than pad_id is real.")
+    assert_close(lm, targets != 3, name=f"loss_mask of {text}", layout="(N, T) = (2, 4)",
+                 reveal=True)
+
     text = "teacher_forcing_batch([[4]], start_id=2, pad_id=0)"
     one = expect_arity(call(fn, np.array([[4]]), 2, 0, name=text), ("inputs", "loss_mask"),
                        name=text)
@@ -978,21 +1097,39 @@ def teacher_forcing_batch(fn: Fn) -> None:
     _done("teacher_forcing_batch")
 
 
+def _tf_pair(res: Any, text: str) -> tuple[Any, Any]:
+    """The pair (inputs, loss_mask); a boolean array first and integers second is the order."""
+    __tracebackhide__ = True
+    inputs, loss_mask = expect_arity(res, ("inputs", "loss_mask"), name=text)
+    first, second = np.asarray(inputs), np.asarray(loss_mask)
+    _require(not (first.dtype == bool and np.issubdtype(second.dtype, np.integer)),
+             f"{text} returned a boolean array first and integer tokens second: the return "
+             "order is (inputs, loss_mask), the mask last.")
+    return inputs, loss_mask
+
+
 def _make_tf_case(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
     V = int(rng.integers(4, 40))
     start_id, pad_id = (int(i) for i in rng.choice(V, size=2, replace=False))
+    if kind == "odd sizes":  # a pad that is neither 0 nor the smallest token
+        pad_id = int(rng.integers(2, V))
+        start_id = int(rng.choice([i for i in range(V) if i != pad_id]))
     N = 1 if kind == "batch of one" else int(rng.integers(2, 9))
     T = 1 if kind == "batch of one" else int(rng.integers(2, 13))
     if kind == "odd sizes":
         N, T = 7, 9
-    return _padded_targets(rng, N, T, V, pad_id), start_id, pad_id
+    targets = _padded_targets(rng, N, T, V, pad_id)
+    if kind == "odd sizes":
+        targets[0, 0] = 0  # a real token below the pad (a row's first token is never padding)
+    return targets, start_id, pad_id
 
 
 @exercise_check
 def teacher_forcing_batch_hidden(fn: Fn) -> None:
     """Hidden checks of ``teacher_forcing_batch``: the inputs and the loss mask equal the
-    reference's on generated batches (one sequence of one token, odd sizes, random start and
-    pad tokens, rows with and without padding), targets unchanged."""
+    reference's on generated batches (one sequence of one token, odd sizes with a pad token
+    that is neither 0 nor the smallest, random start and pad tokens, rows with and without
+    padding), targets unchanged."""
     __tracebackhide__ = True
     check_against_reference(fn, _ref_teacher_forcing, _make_tf_case,
                             name="teacher_forcing_batch", seed=_seed("teacher_forcing_batch"),
