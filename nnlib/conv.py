@@ -14,7 +14,12 @@ Speed, in pure NumPy: the forward copies the windows into a matrix ``cols`` of s
 backward adds ``dcols`` back one kernel offset at a time (col2im), never one pixel at a time.
 The outputs ``out`` and ``dx`` are ``(N, C, H, W)`` arrays whose memory is channel-major
 (``(C, N, H, W)``, a transposed view): that is the order the products produce, and the next
-layer reads it without a copy. They behave like any other ndarray of that shape.
+layer reads it without a copy. They behave like any other ndarray of that shape. Images of
+at most ``GATHER_MAX_PIXELS`` pixels (the 8x8 digits and smaller) take a gather path instead:
+im2col is one ``np.take`` from a cached index table and, with stride 1, dx is one product
+with dout gathered the same way (a transposed convolution), no col2im. Max pooling copies
+each kernel offset's strided slice into one contiguous buffer and keeps a running maximum
+and the winner's offset with whole-array operations.
 """
 
 from __future__ import annotations
