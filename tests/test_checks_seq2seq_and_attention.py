@@ -347,6 +347,16 @@ def test_multihead_mistakes_are_named(sol, options, pattern):
     _fails(checks.multihead_self_attention, _mhsa(sol, **options), pattern)
 
 
+def test_multihead_with_a_section_1_attention_that_cannot_broadcast_blames_section_1():
+    ns = {"np": np, "scaled_dot_product_attention_forward": _sdpa_boolean_indexing}
+    for cell in read(source_path(NAME)).cells:
+        if is_solution(cell) and "def multihead_self_attention" in cell.source:
+            exec(solution_body(cell.source), ns)
+    _fails(checks.multihead_self_attention, ns["multihead_self_attention"],
+           r"causal mask \(3, 3\).*IndexError.*Your scaled_dot_product_attention_forward of "
+           "section 1 fails too.*cause is in section 1")
+
+
 def test_multihead_weights_averaged_over_heads_is_named(sol):
     right = sol["multihead_self_attention"]
 

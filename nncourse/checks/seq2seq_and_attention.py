@@ -501,7 +501,8 @@ def multihead_self_attention(fn: Fn) -> None:
     - two heads: weights (N, heads, T, T); each head's scale is 1/sqrt(E / heads), the head
       size; the heads are the consecutive blocks of E / heads columns (split the last axis,
       then move the head axis before the time axis);
-    - a causal mask (T, T), True where attending is allowed, applied to every head.
+    - a causal mask (T, T), True where attending is allowed, applied to every head (if your
+      section 1 attention cannot take a mask that broadcasts, the message says so).
     """
     __tracebackhide__ = True
     rng = np.random.default_rng(1414)
@@ -549,7 +550,18 @@ def multihead_self_attention(fn: Fn) -> None:
     causal = np.tril(np.ones((3, 3), dtype=bool))
     text = ("multihead_self_attention(x, W_qkv, b_qkv, W_o, b_o, 2, mask) with a causal mask "
             "(3, 3), True where attending is allowed")
-    out, w = expect_arity(call(fn, *args, 2, causal, name=text), ("out", "weights"), name=text)
+    try:
+        res = call(fn, *args, 2, causal, name=text)
+    except GradingError as err:
+        heads = [a.reshape(2, 3, 2, 2).transpose(0, 2, 1, 3) for a in (qq, kk, vv)]
+        if _own_attention_fails(fn, *heads, causal):
+            raise GradingError(
+                f"{str(err).rstrip('.')}. Your scaled_dot_product_attention_forward of section 1 "
+                "fails too on the heads (N, heads, T, d) with this (T, T) mask, which must "
+                f"broadcast over the batch and the heads (its docstring allows that): {_SECTION_1}"
+            ) from None
+        raise
+    out, w = expect_arity(res, ("out", "weights"), name=text)
     _require(not looks_like(out, ref_out), f"out of {text} ignores the mask.")
     ref_out, ref_w = _ref_mhsa(*args, 2, causal)
     assert_close(w, ref_w, name=f"weights of {text}", layout="(N, heads, T, T)")
@@ -852,24 +864,35 @@ def decoder_attention_forward(fn: Fn) -> None:
     _done("decoder_attention_forward")
 
 
+_SECTION_1 = ("the cause is in section 1, not here. Boolean indexing (scores[~mask]) needs a mask "
+              "of the scores' full shape; a function that broadcasts does not.")
+
+
+def _own_attention_fails(fn: Fn, *args: np.ndarray) -> bool:
+    """True when ``fn`` calls the learner's own scaled_dot_product_attention_forward (a global
+    of its notebook) and that raises on ``args``, a correct call with a mask that broadcasts."""
+    name = "scaled_dot_product_attention_forward"
+    own = getattr(fn, "__globals__", {}).get(name)
+    code = getattr(fn, "__code__", None)
+    if not (callable(own) and code is not None and name in code.co_names
+            and own is not nnlib.attention.scaled_dot_product_attention_forward):
+        return False
+    try:
+        with np.errstate(all="ignore"):
+            own(*(a.copy() for a in args))
+    except Exception:  # noqa: BLE001 (the learner's section 1 code fails: that is the cause)
+        return True
+    return False
+
+
 def _dec_forward_failure(fn: Fn, err: str, h: np.ndarray, enc: np.ndarray,
                          mask: np.ndarray) -> str:
     """The message for a decoder_attention_forward that raised: the likely cause, when known."""
     err = err.rstrip(".") + "."
-    name = "scaled_dot_product_attention_forward"
-    own = getattr(fn, "__globals__", {}).get(name)
-    code = getattr(fn, "__code__", None)
-    if (callable(own) and code is not None and name in code.co_names
-            and own is not nnlib.attention.scaled_dot_product_attention_forward):
-        try:
-            with np.errstate(all="ignore"):
-                own(h.copy(), enc.copy(), enc.copy(), np.expand_dims(mask, 1))
-        except Exception:  # noqa: BLE001 (the learner's section 1 code fails: that is the cause)
-            return (f"{err} Your scaled_dot_product_attention_forward of section 1 fails too when "
-                    "it is given a correct mask for this layer, one that broadcasts to the "
-                    "scores without having their full shape (its docstring allows that): the "
-                    "cause is in section 1, not here. Boolean indexing (scores[~mask]) needs "
-                    "a mask of the scores' full shape; a function that broadcasts does not.")
+    if _own_attention_fails(fn, h, enc, enc, np.expand_dims(mask, 1)):
+        return (f"{err} Your scaled_dot_product_attention_forward of section 1 fails too when "
+                "it is given a correct mask for this layer, one that broadcasts to the "
+                f"scores without having their full shape (its docstring allows that): {_SECTION_1}")
     low = err.lower()
     if "boolean index" in low:
         return (f"{err} Boolean indexing needs a mask of the indexed array's full shape: the "
