@@ -45,12 +45,15 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import zmq
+import zmq.asyncio
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Dict, Unicode
 
@@ -343,6 +346,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     _private: Path | None = None
     _inner_ip: str = ""
+    _client_context: Any = None
 
     async def _async_pre_start_kernel(self, **kw: Any):  # type: ignore[override]
         env = dict(kw.get("env") or os.environ)
@@ -350,6 +354,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         env.update(self.extra_env)
         kw["env"] = env
         if self.isolate:
+            _no_reconnect(self.context)  # the manager's own control socket
             self._private = Path(tempfile.mkdtemp(prefix="nncourse-kernel-"))
             self.transport = "ipc"
             self.connection_file = str(self._private / "kernel.json")
@@ -375,22 +380,32 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     post_start_kernel = _async_post_start_kernel  # type: ignore[assignment]
 
-    async def _reach_sockets(self, timeout: float = 60.0) -> str:
+    async def _reach_sockets(self, timeout: float = 120.0) -> str:
         """The host's path to the kernel's sockets: ``/proc/<pid>/root`` of a process inside the
-        sandbox, once the kernel has made its socket folder there (the random folder name tells
-        the sandbox's root from a process that has not entered it yet)."""
-        folder = os.path.dirname(self._inner_ip)
+        sandbox, once the kernel has bound all its sockets there (before any cell runs; the
+        random folder name tells the sandbox's root from a process that has not entered it).
+
+        The grader connects once and never reconnects (``RECONNECT_IVL = -1``, see ``client``):
+        a symbolic link the submission later puts in place of a socket is never followed (it
+        would resolve against the host's root)."""
         process = getattr(self.provisioner, "process", None)
         deadline = asyncio.get_running_loop().time() + timeout
         while process is not None and process.poll() is None:
             for child in _children(process.pid):
-                root = f"/proc/{child}/root"
-                if os.path.isdir(root + folder):
-                    return root + self._inner_ip
+                base = f"/proc/{child}/root{self._inner_ip}"
+                if all(_is_socket(f"{base}-{port}") for port in self.ports):
+                    return base
             if asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.02)
         return self._inner_ip  # the kernel died or never booted: the client's timeout says so
+
+    def client(self, **kwargs: Any) -> Any:
+        """A client whose sockets never reconnect (see ``_reach_sockets``)."""
+        if self.isolate and "context" not in kwargs:
+            self._client_context = _no_reconnect(zmq.asyncio.Context())
+            kwargs["context"] = self._client_context
+        return super().client(**kwargs)
 
     def _boot_command(self, cmd: list[str]) -> list[str]:
         """``python -m ipykernel_launcher -f F ...`` -> ``python -P -c BOOT -f F ...``."""
@@ -422,8 +437,24 @@ class SandboxedKernelManager(AsyncKernelManager):
                         break
             shutil.rmtree(self._private, ignore_errors=True)
             self._private = None
+        if self._client_context is not None and not restart:
+            self._client_context.destroy(linger=0)
+            self._client_context = None
 
     cleanup_resources = _async_cleanup_resources  # type: ignore[assignment]
+
+
+def _no_reconnect(context: Any) -> Any:
+    """Sockets made by ``context`` from now on connect once and never again."""
+    context.setsockopt(zmq.RECONNECT_IVL, -1)
+    return context
+
+
+def _is_socket(path: str) -> bool:
+    try:
+        return stat.S_ISSOCK(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _children(pid: int) -> list[int]:

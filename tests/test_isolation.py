@@ -385,3 +385,25 @@ def test_no_isolation_grades_and_says_so_on_every_row(no_bwrap):
     row = no_bwrap["report"]["alice"]
     assert float(row["score"]) == FULL
     assert row["notes"].startswith("not isolated"), row
+
+
+def test_the_grader_never_reconnects_to_a_sandboxed_kernel():
+    """The grader reaches the kernel's sockets through /proc/<pid>/root, where a symbolic link
+    the submission puts in place of a socket would resolve against the host's root: its sockets
+    connect once, before any cell runs, and never again."""
+    import zmq
+
+    from autograder.sandbox import SandboxedKernelManager
+
+    km = SandboxedKernelManager()
+    kc = km.client()
+    try:
+        sock = kc.context.socket(zmq.DEALER)
+        assert sock.getsockopt(zmq.RECONNECT_IVL) == -1
+        sock.close(linger=0)
+    finally:
+        kc.context.destroy(linger=0)
+    plain = SandboxedKernelManager(isolate=False).client()
+    sock = plain.context.socket(zmq.DEALER)
+    assert sock.getsockopt(zmq.RECONNECT_IVL) != -1
+    sock.close(linger=0)
