@@ -256,6 +256,9 @@ def _col2im(
     """dxT (C, n, H, W) = the sum of each kernel offset's block of dcols (C, KH, KW, n, Ho, Wo)
     put back where im2col read it from (padding dropped)."""
     _, _, H, W = dxT.shape
+    if stride == (1, 1) and dcols.shape[-2:] == (H, W) and dxT[0, 0].flags.c_contiguous:
+        _col2im_same(dcols, padding, dxT)
+        return
     ranges = _ranges(kernel, stride, padding, (H, W), dcols.shape[-2:])
     for r in ranges:  # an offset that covers the whole input initialises dx (saves a pass)
         i, j, ro, co, ri, ci = r
@@ -268,6 +271,34 @@ def _col2im(
         dxT[...] = 0
     for i, j, ro, co, ri, ci in ranges:
         dxT[:, :, ri, ci] += dcols[:, i, j, :, ro, co]
+
+
+def _col2im_same(dcols: np.ndarray, padding: tuple[int, int], dxT: np.ndarray) -> None:
+    """_col2im for stride 1 and an output as large as the input ("same" padding), with long
+    contiguous adds: in x's flattened H W, offset (i, j) of the kernel reads position
+    q + (i - ph) W + (j - pw) for output position q. Its entries that read a padding column
+    would land in the neighbouring row: they are zeroed first (dcols is scratch); those that
+    read a padding row fall outside and are cut by the slice."""
+    C, KH, KW, n, H, W = dcols.shape
+    ph, pw = padding
+    HW = H * W
+    for j in range(KW):
+        if j < pw:
+            dcols[:, :, j, :, :, : pw - j] = 0
+        elif j > pw:
+            dcols[:, :, j, :, :, W - (j - pw) :] = 0
+    flat = dcols.reshape(C, KH, KW, n, HW)
+    dx = np.reshape(dxT, (C, n, HW), copy=False)  # a view: raises rather than copy
+    dx[...] = flat[:, ph, pw]
+    for i in range(KH):
+        for j in range(KW):
+            if (i, j) == (ph, pw):
+                continue
+            shift = (i - ph) * W + (j - pw)
+            if shift >= 0:
+                dx[..., shift:] += flat[:, i, j, :, : HW - shift]
+            else:
+                dx[..., : HW + shift] += flat[:, i, j, :, -shift:]
 
 
 #: Images of at most this many pixels (H W) take the gather path: im2col is one ``np.take``
@@ -334,6 +365,10 @@ def _conv2d(
     out2 = np.empty((F, N * P), dtype)
     kept = []
     gather = _gather_path((H, W))
+    # every chunk's columns are kept for the backward pass: one allocation for all of them
+    # (large enough for NumPy to ask for huge pages; a fresh 4 MB block per chunk cost 3x the
+    # copy itself in page faults)
+    store = None if gather else np.empty(K * N * P, dtype)
     for n0, n1 in chunks:
         if gather:
             xz = np.empty((C, (n1 - n0) * H * W + 1), dtype)
@@ -342,7 +377,8 @@ def _conv2d(
             idx = _gather_index(n1 - n0, (H, W), (KH, KW), stride, padding, (Ho, Wo), False)
             cols2 = np.take(xz, idx, axis=1).reshape(K, -1)
         else:
-            cols = np.empty((C, KH, KW, n1 - n0, Ho, Wo), dtype)
+            assert store is not None
+            cols = store[K * n0 * P : K * n1 * P].reshape(C, KH, KW, n1 - n0, Ho, Wo)
             _im2col(xT[:, n0:n1], (KH, KW), stride, padding, (Ho, Wo), cols)
             cols2 = cols.reshape(K, -1)
         np.matmul(w2, cols2, out=out2[:, n0 * P : n1 * P])
@@ -373,6 +409,7 @@ def _conv2d_backward(
     if gather:
         wt2 = w.transpose(1, 0, 2, 3).reshape(C, F * KH * KW).astype(dtype)
     n0 = 0
+    scratch: np.ndarray | None = None
     for cols2 in kept:
         n1 = n0 + cols2.shape[1] // P
         d = dout2[:, n0 * P : n1 * P]
@@ -386,8 +423,11 @@ def _conv2d_backward(
             dcolsT = np.take(dz, idx, axis=1).reshape(F * KH * KW, -1)
             np.matmul(wt2, dcolsT, out=dxT.reshape(C, -1)[:, n0 * H * W : n1 * H * W])
         elif dxT is not None:
-            dcols = np.matmul(w2.T, d).reshape(C, KH, KW, n1 - n0, Ho, Wo)
-            _col2im(dcols, (KH, KW), stride, padding, dxT[:, n0:n1])
+            if scratch is None or scratch.size < K * d.shape[1]:
+                scratch = np.empty(K * d.shape[1], dtype)  # one buffer for every chunk
+            dcols = np.matmul(w2.T, d, out=scratch[: K * d.shape[1]].reshape(K, -1))
+            _col2im(dcols.reshape(C, KH, KW, n1 - n0, Ho, Wo), (KH, KW), stride, padding,
+                    dxT[:, n0:n1])
         n0 = n1
     dw = dw2.reshape(w.shape).astype(w.dtype, copy=False)
     return (None if dxT is None else dxT.transpose(1, 0, 2, 3)), dw, db

@@ -797,3 +797,36 @@ def test_conv2d_gather_path_in_chunks_and_float32(rng, monkeypatch):
     assert_rel(out, ot.detach().numpy(), "out", rtol=1e-5)
     for name, g, t in zip(("dx", "dw", "db"), (dx, dw, db), (xt, wt, bt), strict=True):
         assert_rel(g, t.grad.numpy(), name, rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# col2im for stride 1, "same" padding: flat shifted adds (the columns reading padding zeroed)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("N, C, F, H, W, k, p, chunk_images", [
+    (3, 4, 5, 9, 11, (3, 3), (1, 1), 2),      # several chunks, odd non-square image
+    (2, 3, 2, 10, 9, (5, 3), (2, 1), 0),      # non-square kernel
+    (1, 2, 3, 9, 12, (1, 5), (0, 2), 0),      # 1 x 5: column shifts only, batch of one
+    (2, 1, 4, 12, 8, (7, 7), (3, 3), 1),      # kernel almost the image
+])
+def test_conv2d_dx_with_same_padding_by_flat_shifted_adds_matches_torch(
+        N, C, F, H, W, k, p, chunk_images, rng, monkeypatch):
+    torch = require_torch()
+    assert H * W > conv.GATHER_MAX_PIXELS
+    if chunk_images:
+        monkeypatch.setattr(conv, "CHUNK_BYTES", chunk_images * C * k[0] * k[1] * H * W * 8)
+    x = rng.standard_normal((N, C, H, W))
+    w = rng.standard_normal((F, C, *k))
+    out, cache = conv2d_forward(x, w, None, 1, p)
+    assert out.shape[-2:] == (H, W)
+    dout = rng.standard_normal(out.shape)
+    calls = []
+    real = conv._col2im_same
+    monkeypatch.setattr(conv, "_col2im_same", lambda *a: calls.append(1) or real(*a))
+    dx, dw, _ = conv2d_backward(dout, cache)
+    assert len(calls) == len(cache.cols) >= (2 if chunk_images and N > chunk_images else 1)
+    xt, wt = (torch.tensor(a, requires_grad=True) for a in (x, w))
+    torch.nn.functional.conv2d(xt, wt, None, padding=p).backward(torch.tensor(dout))
+    assert_rel(dx, xt.grad.numpy(), "dx")
+    assert_rel(dw, wt.grad.numpy(), "dw")
