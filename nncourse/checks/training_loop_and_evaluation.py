@@ -8,6 +8,7 @@ stopping. Each exercise has its visible checks, ``<name>(fn)``, and its hidden c
 
 from __future__ import annotations
 
+import math
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -274,6 +275,11 @@ def train_val_test_split(fn: Callable[..., Any]) -> None:
     print("✔ train_val_test_split passes the visible checks")
 
 
+def _rounded(count: float) -> int:
+    """Half up, as the split's contract rounds its counts."""
+    return math.floor(count + 0.5)
+
+
 def _make_split(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
     N = batch_size_for(kind, rng) + 3 if kind != "batch of one" else 2
     N = 30 if kind == "random" and rng.random() < 0.5 else N      # 0.15 * 30 = 4.5: a tie
@@ -282,6 +288,9 @@ def _make_split(rng: np.random.Generator, kind: str) -> tuple[Any, ...]:
     y = rng.integers(0, 5, size=N)
     fractions = [(0.0, 0.5), (0.25, 0.25), (0.15, 0.15), (0.1, 0.3), (0.05, 0.0)]
     val_fraction, test_fraction = fractions[int(rng.integers(0, len(fractions)))]
+    while N - _rounded(val_fraction * N) - _rounded(test_fraction * N) < 1:
+        # no row left for training: the reference refuses such a case, and so may the learner
+        val_fraction, test_fraction = fractions[int(rng.integers(0, len(fractions)))]
     return (X, y, val_fraction, test_fraction, np.random.default_rng(int(rng.integers(0, 2**31))))
 
 
