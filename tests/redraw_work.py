@@ -1,6 +1,6 @@
 """Count what a widget redraw does, so that tests can keep it cheap without timing it.
 
-Tests never assert a duration (a busy machine would turn them red): they count work instead —
+Tests never time a redraw (a busy machine would turn them red): they count work instead —
 redraws, Agg draws, PNG encodings, layout passes, trainings, cache misses. The time a redraw
 takes is measured against its 0.5 s budget by ``make bench`` (bench/budget_widgets.py).
 """
