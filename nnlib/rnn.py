@@ -367,6 +367,10 @@ def _gate_scale(H: int, sigmoid_blocks: tuple[int, ...], G: int, dtype: Any) -> 
     return s
 
 
+#: Rows (chunk steps x batch) per chunk of lstm_backward's backward pass.
+_LSTM_CHUNK_ROWS = 256
+
+
 def lstm_forward(
     x: ArrayLike, h0: ArrayLike | None, c0: ArrayLike | None, Wx: ArrayLike, Wh: ArrayLike,
     b: ArrayLike,
@@ -434,46 +438,66 @@ def lstm_backward(
     H = c.Wh.shape[0]
     dh = _dout(fn, "dh", dh, (N, T, H))
     dht = dh.transpose(1, 0, 2)
-    A, tc, cs = c.gates, c.tanh_c, c.cs
+    A, tc, cs, hs = c.gates, c.tanh_c, c.cs, c.hs
     dtype = A.dtype
-    i, f, g, o = (A[..., k * H : (k + 1) * H] for k in range(4))
-    # Everything that does not depend on the incoming gradients, for all steps at once:
-    # da_i = dc g i(1-i), da_f = dc c_prev f(1-f), da_g = dc i (1-g^2), da_o = dh_t tanh(c) o(1-o),
-    # and dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c)^2).
-    K = np.empty((T, N, 4, H), dtype)
-    np.multiply(i, 1 - i, out=K[:, :, 0])
-    K[:, :, 0] *= g
-    np.multiply(f, 1 - f, out=K[:, :, 1])
-    K[:, :, 1] *= cs[:-1]
-    np.multiply(g, g, out=K[:, :, 2])
-    np.subtract(1, K[:, :, 2], out=K[:, :, 2])
-    K[:, :, 2] *= i
-    np.multiply(o, 1 - o, out=K[:, :, 3])
-    K[:, :, 3] *= tc
-    P = tc * tc
-    np.subtract(1, P, out=P)
-    P *= o
-    dA = np.empty((T, N, 4, H), dtype)
+    H2, H3 = 2 * H, 3 * H
+    # The steps go back in chunks of a few hundred rows (chunk steps x N): each chunk's local
+    # derivatives, its step loop and its share of the weight gradients all work on the same
+    # small buffers, which stay in the cache (fresh arrays of all T steps cost more here
+    # than the arithmetic on them).
+    CH = max(1, min(T, _LSTM_CHUNK_ROWS // N))
+    dA = np.empty((CH, N, 4, H), dtype)
+    P = np.empty((CH, N, H), dtype)
+    dWx, dWh = np.zeros((D, 4 * H), dtype), np.zeros((H, 4 * H), dtype)
+    gx, gh = np.empty((D, 4 * H), dtype), np.empty((H, 4 * H), dtype)
+    db = np.zeros(4 * H, dtype)
+    dx = np.empty((N, T, D), dtype)
     dhn = np.zeros((N, H), dtype)
     dc = np.zeros((N, H), dtype)
     if dc_n is not None:
         dc += _dout(fn, "dc_n", dc_n, (N, H))
     tmp = np.empty((N, H), dtype)
-    WhT = c.Wh.T
-    for t in range(T - 1, -1, -1):
-        dhn += dht[t]
-        np.multiply(dhn, P[t], out=tmp)
-        dc += tmp
-        d = dA[t]
-        np.multiply(dc[:, None, :], K[t, :, :3], out=d[:, :3])
-        np.multiply(dhn, K[t, :, 3], out=d[:, 3])
-        dc *= f[t]
-        np.matmul(d.reshape(N, 4 * H), WhT, out=dhn)
-    dA2 = dA.reshape(T * N, 4 * H)
-    dWh = c.hs[:-1].reshape(T * N, H).T @ dA2
-    dWx = c.x.T @ dA2
-    dx = _batch_first((dA2 @ c.Wx.T).reshape(T, N, D))
-    return dx, dhn, dc, dWx, dWh, dA2.sum(axis=0)
+    WhT, WxT = c.Wh.T, c.Wx.T
+    for t1 in range(T, 0, -CH):
+        t0 = max(0, t1 - CH)
+        n = t1 - t0
+        a = A[t0:t1]
+        i, f, g, o = a[..., :H], a[..., H:H2], a[..., H2:H3], a[..., H3:]
+        # What does not depend on the incoming gradients, for the chunk's steps at once:
+        # da_i = dc g i(1-i), da_f = dc c_prev f(1-f), da_g = dc i (1-g^2),
+        # da_o = dh_t tanh(c) o(1-o), and dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c)^2).
+        d = dA[:n]
+        d2 = d.reshape(n, N, 4 * H)
+        np.subtract(1, a, out=d2)
+        d2 *= a  # s(1 - s) for the sigmoid gates (the g block is overwritten below)
+        d[:, :, 0] *= g
+        d[:, :, 1] *= cs[t0:t1]
+        dg = d[:, :, 2]
+        np.multiply(g, g, out=dg)
+        np.subtract(1, dg, out=dg)
+        dg *= i
+        d[:, :, 3] *= tc[t0:t1]
+        p = P[:n]
+        np.multiply(tc[t0:t1], tc[t0:t1], out=p)
+        np.subtract(1, p, out=p)
+        p *= o
+        for s in range(n - 1, -1, -1):
+            dhn += dht[t0 + s]
+            np.multiply(dhn, p[s], out=tmp)
+            dc += tmp
+            ds = d[s]
+            ds[:, :3] *= dc[:, None, :]
+            ds[:, 3] *= dhn
+            dc *= f[s]
+            np.matmul(ds.reshape(N, 4 * H), WhT, out=dhn)
+        rows = d2.reshape(n * N, 4 * H)
+        np.matmul(hs[t0:t1].reshape(n * N, H).T, rows, out=gh)
+        dWh += gh
+        np.matmul(c.x[t0 * N : t1 * N].T, rows, out=gx)
+        dWx += gx
+        db += rows.sum(axis=0)
+        dx[:, t0:t1] = (rows @ WxT).reshape(n, N, D).swapaxes(0, 1)
+    return dx, dhn, dc, dWx, dWh, db
 
 
 # ---------------------------------------------------------------------------------------------

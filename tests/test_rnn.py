@@ -250,10 +250,16 @@ def test_step_pairs_match_torch_cells(kind, N, D, H):
     assert_rel(dbh, cell.bias_hh.grad.numpy(), "dbh")
 
 
-def test_lstm_backward_with_dc_n_matches_torch(rng):
-    """The functional lstm_backward with the gradient of the last cell state."""
+@pytest.mark.parametrize("chunk_rows", [1, 4, 6, 256])
+def test_lstm_backward_with_dc_n_matches_torch(rng, monkeypatch, chunk_rows):
+    """The functional lstm_backward with the gradient of the last cell state; lstm_backward
+    goes back in chunks of steps (one step per chunk, chunks of 2 and 3 steps of which the last
+    is shorter, one chunk for all 7 steps)."""
     torch = require_torch()
-    N, T, D, H = 2, 3, 3, 4
+    import nnlib.rnn
+
+    monkeypatch.setattr(nnlib.rnn, "_LSTM_CHUNK_ROWS", chunk_rows)
+    N, T, D, H = 2, 7, 3, 4
     x, h0, c0 = (rng.standard_normal(s) for s in [(N, T, D), (N, H), (N, H)])
     Wx, Wh, b = rng.standard_normal((D, 4 * H)), rng.standard_normal((H, 4 * H)), \
         rng.standard_normal(4 * H)
