@@ -14,7 +14,12 @@ Speed, in pure NumPy: the forward copies the windows into a matrix ``cols`` of s
 backward adds ``dcols`` back one kernel offset at a time (col2im), never one pixel at a time.
 The outputs ``out`` and ``dx`` are ``(N, C, H, W)`` arrays whose memory is channel-major
 (``(C, N, H, W)``, a transposed view): that is the order the products produce, and the next
-layer reads it without a copy. They behave like any other ndarray of that shape. Images of
+layer reads it without a copy. They behave like any other ndarray of that shape. With
+stride 1 and "same" padding (the output as large as the input), each kernel offset of im2col
+is one long copy of the flattened images shifted by a constant (the entries that read padding
+zeroed after it), and when there are no more filters than input channels (F <= C) dx is a
+transposed convolution: dout's own shifted columns times the flipped filters, one product and
+no col2im. Images of
 at most ``GATHER_MAX_PIXELS`` pixels (the 8x8 digits and smaller) take a gather path instead:
 im2col is one ``np.take`` from a cached index table and, with stride 1, dx is one product
 with dout gathered the same way (a transposed convolution), no col2im. Max pooling copies
@@ -231,6 +236,9 @@ def _im2col(
     C, _, H, W = xT.shape
     KH, KW = kernel
     Ho, Wo = out_hw
+    if stride == (1, 1) and out_hw == (H, W) and xT[0, 0].flags.c_contiguous:
+        _im2col_same(xT, padding, cols)
+        return cols
     covered = np.zeros((KH, KW), dtype=bool)
     for i, j, ro, co, ri, ci in _ranges(kernel, stride, padding, (H, W), out_hw):
         dst = cols[:, i, j]
@@ -247,6 +255,34 @@ def _im2col(
     for i, j in zip(*np.nonzero(~covered), strict=True):
         cols[:, i, j] = 0  # an offset that only ever reads padding
     return cols
+
+
+def _im2col_same(xT: np.ndarray, padding: tuple[int, int], cols: np.ndarray) -> None:
+    """_im2col for stride 1 and an output as large as the input ("same" padding), with long
+    contiguous copies: in x's flattened H W, offset (i, j) of the kernel reads position
+    q + (i - ph) W + (j - pw) for output position q (the mirror of _col2im_same). Positions
+    that read a padding row fall outside the copy and are zeroed; those that read a padding
+    column got the neighbouring row's pixel and are zeroed after the copy."""
+    C, KH, KW, n, H, W = cols.shape
+    ph, pw = padding
+    HW = H * W
+    src = np.reshape(xT, (C, n, HW), copy=False)  # a view: raises rather than copy
+    flat = cols.reshape(C, KH, KW, n, HW)
+    for i in range(KH):
+        for j in range(KW):
+            shift = (i - ph) * W + (j - pw)
+            dst = flat[:, i, j]
+            lo, hi = max(0, -shift), min(HW, HW - shift)
+            if lo >= hi:
+                dst[...] = 0
+                continue
+            dst[..., lo:hi] = src[..., lo + shift : hi + shift]
+            dst[..., :lo] = 0
+            dst[..., hi:] = 0
+            if j < pw:
+                cols[:, i, j, :, :, : pw - j] = 0
+            elif j > pw:
+                cols[:, i, j, :, :, W - (j - pw) :] = 0
 
 
 def _col2im(
@@ -295,6 +331,8 @@ def _col2im_same(dcols: np.ndarray, padding: tuple[int, int], dxT: np.ndarray) -
             if (i, j) == (ph, pw):
                 continue
             shift = (i - ph) * W + (j - pw)
+            if abs(shift) >= HW:
+                continue  # an offset that only ever reads padding
             if shift >= 0:
                 dx[..., shift:] += flat[:, i, j, :, : HW - shift]
             else:
@@ -305,6 +343,9 @@ def _col2im_same(dcols: np.ndarray, padding: tuple[int, int], dxT: np.ndarray) -
 #: from a precomputed index (the strided copies of tiny images are all loop overhead), and
 #: with stride 1, dx is one product with the gathered dout (no col2im; see _conv2d_backward).
 GATHER_MAX_PIXELS = 64
+
+
+TRANSPOSED_MAX_RATIO = 1
 
 
 def _gather_path(in_hw: tuple[int, int]) -> bool:
@@ -408,6 +449,10 @@ def _conv2d_backward(
     gather = dxT is not None and _gather_path((H, W)) and stride == (1, 1) and F <= 4 * C
     if gather:
         wt2 = w.transpose(1, 0, 2, 3).reshape(C, F * KH * KW).astype(dtype)
+    same = (dxT is not None and not gather and stride == (1, 1) and (Ho, Wo) == (H, W)
+            and F <= TRANSPOSED_MAX_RATIO * C)
+    if same:
+        wt2 = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(C, F * KH * KW).astype(dtype)
     n0 = 0
     scratch: np.ndarray | None = None
     for cols2 in kept:
@@ -422,6 +467,14 @@ def _conv2d_backward(
             idx = _gather_index(n1 - n0, (H, W), (KH, KW), stride, padding, (Ho, Wo), True)
             dcolsT = np.take(dz, idx, axis=1).reshape(F * KH * KW, -1)
             np.matmul(wt2, dcolsT, out=dxT.reshape(C, -1)[:, n0 * H * W : n1 * H * W])
+        elif same:
+            assert dxT is not None
+            if scratch is None or scratch.size < F * KH * KW * d.shape[1]:
+                scratch = np.empty(F * KH * KW * d.shape[1], dtype)
+            colsT = scratch[: F * KH * KW * d.shape[1]].reshape(F, KH, KW, n1 - n0, H, W)
+            _im2col_same(d.reshape(F, n1 - n0, H, W), padding, colsT)
+            np.matmul(wt2, colsT.reshape(F * KH * KW, -1),
+                      out=dxT.reshape(C, -1)[:, n0 * H * W : n1 * H * W])
         elif dxT is not None:
             if scratch is None or scratch.size < K * d.shape[1]:
                 scratch = np.empty(K * d.shape[1], dtype)  # one buffer for every chunk

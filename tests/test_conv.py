@@ -800,33 +800,66 @@ def test_conv2d_gather_path_in_chunks_and_float32(rng, monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------------
-# col2im for stride 1, "same" padding: flat shifted adds (the columns reading padding zeroed)
+# stride 1, "same" padding: flat shifted copies and adds (the columns reading padding zeroed)
 # ---------------------------------------------------------------------------------------------
 
 
+class _NanEmpty:
+    """numpy, except that np.empty fills floating arrays with NaN."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    @staticmethod
+    def empty(*args, **kwargs):
+        a = np.empty(*args, **kwargs)
+        if a.dtype.kind == "f":
+            a.fill(np.nan)
+        return a
+
+
+@pytest.mark.parametrize("path", ["col2im", "transposed"])
 @pytest.mark.parametrize("N, C, F, H, W, k, p, chunk_images", [
     (3, 4, 5, 9, 11, (3, 3), (1, 1), 2),      # several chunks, odd non-square image
     (2, 3, 2, 10, 9, (5, 3), (2, 1), 0),      # non-square kernel
     (1, 2, 3, 9, 12, (1, 5), (0, 2), 0),      # 1 x 5: column shifts only, batch of one
     (2, 1, 4, 12, 8, (7, 7), (3, 3), 1),      # kernel almost the image
+    (2, 3, 4, 1, 70, (3, 3), (1, 1), 0),      # height one: offsets that read only padding
 ])
-def test_conv2d_dx_with_same_padding_by_flat_shifted_adds_matches_torch(
-        N, C, F, H, W, k, p, chunk_images, rng, monkeypatch):
+def test_conv2d_same_padding_by_flat_shifts_matches_torch(
+        N, C, F, H, W, k, p, chunk_images, path, rng, monkeypatch):
+    """Stride 1 and "same" padding: im2col by flat shifted copies (_im2col_same), and dx either
+    by flat shifted adds of dcols (_col2im_same) or, when F <= TRANSPOSED_MAX_RATIO C, as a
+    transposed convolution: dout's own flat-shifted columns times the flipped filters."""
     torch = require_torch()
     assert H * W > conv.GATHER_MAX_PIXELS
     if chunk_images:
         monkeypatch.setattr(conv, "CHUNK_BYTES", chunk_images * C * k[0] * k[1] * H * W * 8)
+    monkeypatch.setattr(conv, "TRANSPOSED_MAX_RATIO", 0 if path == "col2im" else 10**6)
+    calls = {"_im2col_same": 0, "_col2im_same": 0}
+    for name in calls:
+        real = getattr(conv, name)
+        monkeypatch.setattr(conv, name, lambda *a, _n=name, _r=real: (
+            calls.__setitem__(_n, calls[_n] + 1), _r(*a))[1])
+    monkeypatch.setattr(conv, "np", _NanEmpty())  # every entry left unwritten shows up
     x = rng.standard_normal((N, C, H, W))
     w = rng.standard_normal((F, C, *k))
-    out, cache = conv2d_forward(x, w, None, 1, p)
+    b = rng.standard_normal(F)
+    out, cache = conv2d_forward(x, w, b, 1, p)
     assert out.shape[-2:] == (H, W)
+    chunks = len(cache.cols)
+    assert calls == {"_im2col_same": chunks, "_col2im_same": 0}
+    assert chunks >= (2 if chunk_images and N > chunk_images else 1)
     dout = rng.standard_normal(out.shape)
-    calls = []
-    real = conv._col2im_same
-    monkeypatch.setattr(conv, "_col2im_same", lambda *a: calls.append(1) or real(*a))
-    dx, dw, _ = conv2d_backward(dout, cache)
-    assert len(calls) == len(cache.cols) >= (2 if chunk_images and N > chunk_images else 1)
-    xt, wt = (torch.tensor(a, requires_grad=True) for a in (x, w))
-    torch.nn.functional.conv2d(xt, wt, None, padding=p).backward(torch.tensor(dout))
+    dx, dw, db = conv2d_backward(dout, cache)
+    if path == "col2im":
+        assert calls == {"_im2col_same": chunks, "_col2im_same": chunks}
+    else:
+        assert calls == {"_im2col_same": 2 * chunks, "_col2im_same": 0}
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ot = torch.nn.functional.conv2d(xt, wt, bt, padding=p)
+    ot.backward(torch.tensor(dout))
+    assert_rel(out, ot.detach().numpy(), "out")
     assert_rel(dx, xt.grad.numpy(), "dx")
+    assert_rel(db, bt.grad.numpy(), "db")
     assert_rel(dw, wt.grad.numpy(), "dw")
