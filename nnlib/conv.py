@@ -442,7 +442,11 @@ def _conv2d_backward(
     db = None if b is None else dout2.sum(axis=1).astype(b.dtype, copy=False)
     w2 = w.reshape(F, K).astype(dtype, copy=False)
     dxT = np.empty((C, N, H, W), dtype=x_dtype) if input_grad else None
-    dw2 = np.zeros((F, K), dtype)
+    # dw as (cols @ dout.T).T when cols has more rows than dout: the same sums, but OpenBLAS
+    # spreads that product over both threads better (16->32 channels, 3x3: 1.7x on 2 threads,
+    # where dout @ cols.T gets 1.1x); with few rows (one input channel) the other way is faster
+    dw_t = K >= F
+    dw2T = np.zeros((K, F), dtype)
     # stride 1 on tiny images: dx = (w as (C, F KH KW)) @ (dout gathered as the columns of a
     # transposed convolution), one product and one np.take instead of the col2im adds; the
     # gathered dout has F KH KW rows where dcols has C KH KW: worth it while F <= 4 C
@@ -458,7 +462,10 @@ def _conv2d_backward(
     for cols2 in kept:
         n1 = n0 + cols2.shape[1] // P
         d = dout2[:, n0 * P : n1 * P]
-        dw2 += np.matmul(d, cols2.T)
+        if dw_t:
+            dw2T += np.matmul(cols2, d.T)
+        else:
+            dw2T += np.matmul(d, cols2.T).T
         if gather:
             assert dxT is not None
             dz = np.empty((F, (n1 - n0) * P + 1), dtype)
@@ -482,7 +489,7 @@ def _conv2d_backward(
             _col2im(dcols.reshape(C, KH, KW, n1 - n0, Ho, Wo), (KH, KW), stride, padding,
                     dxT[:, n0:n1])
         n0 = n1
-    dw = dw2.reshape(w.shape).astype(w.dtype, copy=False)
+    dw = np.ascontiguousarray(dw2T.T, dtype=w.dtype).reshape(w.shape)
     return (None if dxT is None else dxT.transpose(1, 0, 2, 3)), dw, db
 
 
