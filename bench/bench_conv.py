@@ -133,9 +133,11 @@ def conv_row(case: tuple[str, int, int, int, int, int, int, int, int]) -> dict[s
     cols = np.ascontiguousarray(np.concatenate(cache.cols, axis=1))
     w2 = np.ascontiguousarray(w.reshape(F, -1))
     d2 = np.ascontiguousarray(dout.transpose(1, 0, 2, 3).reshape(F, -1))
+    # where nnlib folds the bias in (cols with a row of ones), w with b as one more column
+    w2b = np.concatenate([w2, b[:, None]], axis=1) if len(cols) == w2.shape[1] + 1 else w2
 
     def gemm_step() -> object:
-        return w2 @ cols, d2 @ cols.T, w2.T @ d2
+        return w2b @ cols, d2 @ cols.T, w2.T @ d2
 
     mine = nnlib_step()
     theirs = torch_step()

@@ -19,10 +19,11 @@ stride 1 and "same" padding (the output as large as the input), each kernel offs
 is one long copy of the flattened images shifted by a constant (the entries that read padding
 zeroed after it), and when there are no more filters than input channels (F <= C) dx is a
 transposed convolution: dout's own shifted columns times the flipped filters, one product and
-no col2im. Images of
-at most ``GATHER_MAX_PIXELS`` pixels (the 8x8 digits and smaller) take a gather path instead:
-im2col is one ``np.take`` from a cached index table and, with stride 1, dx is one product
-with dout gathered the same way (a transposed convolution), no col2im. Max pooling copies
+no col2im. A bias is folded into the products (a row of ones in ``cols``). Other
+geometries on images of at most ``GATHER_MAX_PIXELS`` pixels (8x8 and smaller) take a gather
+path instead: im2col is one ``np.take`` from a cached index table and, with stride 1, dx is
+one product with dout gathered the same way (a transposed convolution), no col2im. Max
+pooling copies
 each kernel offset's strided slice into one contiguous buffer and keeps a running maximum
 and the winner's offset with whole-array operations.
 """
@@ -63,7 +64,9 @@ class Conv2dCache(NamedTuple):
 
     x_shape: tuple[int, int, int, int]  # (N, C, H, W)
     x_dtype: np.dtype
-    cols: list[np.ndarray]  # the im2col matrix (C KH KW, n Ho Wo) of each chunk of n images
+    # the im2col matrix (C KH KW, n Ho Wo) of each chunk of n images; with a bias, outside the
+    # gather path, one more row of ones (C KH KW + 1, n Ho Wo)
+    cols: list[np.ndarray]
     w: np.ndarray  # (F, C, KH, KW)
     b: np.ndarray | None  # (F,) or None (no bias)
     stride: tuple[int, int]
@@ -339,17 +342,23 @@ def _col2im_same(dcols: np.ndarray, padding: tuple[int, int], dxT: np.ndarray) -
                 dx[..., : HW + shift] += flat[:, i, j, :, -shift:]
 
 
-#: Images of at most this many pixels (H W) take the gather path: im2col is one ``np.take``
+#: Images of at most this many pixels (H W) take the gather path (unless stride 1 and "same"
+#: padding, see _gather_path): im2col is one ``np.take``
 #: from a precomputed index (the strided copies of tiny images are all loop overhead), and
 #: with stride 1, dx is one product with the gathered dout (no col2im; see _conv2d_backward).
 GATHER_MAX_PIXELS = 64
 
 
+#: With stride 1 and "same" padding, dx is a transposed convolution (dout's flat shifted
+#: columns times the flipped filters, no col2im) when F <= TRANSPOSED_MAX_RATIO C.
 TRANSPOSED_MAX_RATIO = 1
 
 
-def _gather_path(in_hw: tuple[int, int]) -> bool:
-    return in_hw[0] * in_hw[1] <= GATHER_MAX_PIXELS
+def _gather_path(in_hw: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]) -> bool:
+    """Tiny images, except with stride 1 and "same" padding, whose flat shifted copies
+    (_im2col_same) are faster still."""
+    same = stride == (1, 1) and out_hw == in_hw
+    return in_hw[0] * in_hw[1] <= GATHER_MAX_PIXELS and not same
 
 
 @functools.lru_cache(maxsize=16)
@@ -402,14 +411,22 @@ def _conv2d(
     K, P = C * KH * KW, Ho * Wo
     xT = x.transpose(1, 0, 2, 3)  # (C, N, H, W): free, and contiguous after a previous conv
     w2 = w.reshape(F, K).astype(dtype, copy=False)
-    chunks = _chunks(N, K * P * np.dtype(dtype).itemsize)
+    gather = _gather_path((H, W), stride, (Ho, Wo))
+    # The bias folded into the products: cols gets one more row, all ones, and w one more
+    # column, b; the forward product then adds b and the backward's dw product yields db (two
+    # passes over the output saved). Not on the gather path, whose np.take makes cols itself.
+    fold = b is not None and not gather
+    if fold:
+        assert b is not None
+        w2 = np.concatenate([w2, b.astype(dtype, copy=False)[:, None]], axis=1)
+    K1 = w2.shape[1]
+    chunks = _chunks(N, K1 * P * np.dtype(dtype).itemsize)
     out2 = np.empty((F, N * P), dtype)
     kept = []
-    gather = _gather_path((H, W))
     # every chunk's columns are kept for the backward pass: one allocation for all of them
     # (large enough for NumPy to ask for huge pages; a fresh 4 MB block per chunk cost 3x the
     # copy itself in page faults)
-    store = None if gather else np.empty(K * N * P, dtype)
+    store = None if gather else np.empty(K1 * N * P, dtype)
     for n0, n1 in chunks:
         if gather:
             xz = np.empty((C, (n1 - n0) * H * W + 1), dtype)
@@ -419,12 +436,14 @@ def _conv2d(
             cols2 = np.take(xz, idx, axis=1).reshape(K, -1)
         else:
             assert store is not None
-            cols = store[K * n0 * P : K * n1 * P].reshape(C, KH, KW, n1 - n0, Ho, Wo)
+            cols2 = store[K1 * n0 * P : K1 * n1 * P].reshape(K1, -1)
+            cols = cols2[:K].reshape(C, KH, KW, n1 - n0, Ho, Wo)
             _im2col(xT[:, n0:n1], (KH, KW), stride, padding, (Ho, Wo), cols)
-            cols2 = cols.reshape(K, -1)
+            if fold:
+                cols2[K] = 1
         np.matmul(w2, cols2, out=out2[:, n0 * P : n1 * P])
         kept.append(cols2)
-    if b is not None:
+    if b is not None and not fold:
         out2 += b.astype(dtype, copy=False)[:, None]
     out = out2.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3)
     return out, Conv2dCache(x.shape, x.dtype, kept, w, b, stride, padding, (Ho, Wo))
@@ -439,18 +458,21 @@ def _conv2d_backward(
     dtype = kept[0].dtype if kept else np.result_type(x_dtype, w.dtype)
     # (F, N Ho Wo): free when dout has the channel-major layout of conv2d_forward's output.
     dout2 = dout.transpose(1, 0, 2, 3).astype(dtype, copy=False).reshape(F, N * P)
-    db = None if b is None else dout2.sum(axis=1).astype(b.dtype, copy=False)
+    # cols with one more row of ones (the bias folded in, see _conv2d): dw's product gives db
+    K1 = kept[0].shape[0] if kept else K
+    fold = b is not None and K1 == K + 1
     w2 = w.reshape(F, K).astype(dtype, copy=False)
     dxT = np.empty((C, N, H, W), dtype=x_dtype) if input_grad else None
     # dw as (cols @ dout.T).T when cols has more rows than dout: the same sums, but OpenBLAS
     # spreads that product over both threads better (16->32 channels, 3x3: 1.7x on 2 threads,
     # where dout @ cols.T gets 1.1x); with few rows (one input channel) the other way is faster
     dw_t = K >= F
-    dw2T = np.zeros((K, F), dtype)
+    dw2T = np.zeros((K1, F), dtype)
     # stride 1 on tiny images: dx = (w as (C, F KH KW)) @ (dout gathered as the columns of a
     # transposed convolution), one product and one np.take instead of the col2im adds; the
     # gathered dout has F KH KW rows where dcols has C KH KW: worth it while F <= 4 C
-    gather = dxT is not None and _gather_path((H, W)) and stride == (1, 1) and F <= 4 * C
+    gather = (dxT is not None and _gather_path((H, W), stride, (Ho, Wo)) and stride == (1, 1)
+              and F <= 4 * C)
     if gather:
         wt2 = w.transpose(1, 0, 2, 3).reshape(C, F * KH * KW).astype(dtype)
     same = (dxT is not None and not gather and stride == (1, 1) and (Ho, Wo) == (H, W)
@@ -489,7 +511,10 @@ def _conv2d_backward(
             _col2im(dcols.reshape(C, KH, KW, n1 - n0, Ho, Wo), (KH, KW), stride, padding,
                     dxT[:, n0:n1])
         n0 = n1
-    dw = np.ascontiguousarray(dw2T.T, dtype=w.dtype).reshape(w.shape)
+    dw = np.ascontiguousarray(dw2T[:K].T, dtype=w.dtype).reshape(w.shape)
+    db = None
+    if b is not None:
+        db = (dw2T[K] if fold else dout2.sum(axis=1)).astype(b.dtype)
     return (None if dxT is None else dxT.transpose(1, 0, 2, 3)), dw, db
 
 
