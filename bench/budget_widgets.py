@@ -90,6 +90,47 @@ def _spirals():
     return make_spirals(300, rng=np.random.default_rng(0))
 
 
+def _reverser_attend() -> Callable[[str], Any]:
+    """Lesson 14's reverser (embedding + positional encoding, a transformer block with 2 heads,
+    a linear head; E = 32, ten digits), untrained: a redraw costs what the notebook's costs (a
+    forward pass, the heads' weights, the heatmap), whatever the weights."""
+    from nnlib.attention import TransformerBlock, positional_encoding
+    from nnlib.layers import Linear
+    from nnlib.rnn import Embedding
+
+    rng = np.random.default_rng(0)
+    T, V, E = 10, 10, 32
+    embed, head = Embedding(V, E, rng=rng), Linear(E, V, rng=rng)
+    block = TransformerBlock(E, nhead=2, dim_feedforward=64, rng=rng)
+    pe = positional_encoding(T, E)
+
+    def attend(text: str) -> tuple[list[str], list[str], np.ndarray]:
+        digits = [int(c) for c in text.strip() if c.isdigit()]
+        if len(digits) != T or len(digits) != len(text.strip()):
+            raise ValueError(f"type exactly {T} digits")
+        z = embed(np.array([digits])) + pe
+        predicted = head(block(z).reshape(-1, E)).argmax(axis=-1)
+        _, weights = block.self_attn(z, z, z, average_attn_weights=False)
+        return [str(d) for d in digits], [str(d) for d in predicted], weights[0]
+
+    return attend
+
+
+def _char_model() -> tuple[dict[str, np.ndarray], Any, list[str]]:
+    """A random character RNN of lesson 12's shapes (V = 28, D = 16, H = 64), as its tests
+    build it, the census names and their vocabulary: sampling costs the same, trained or not."""
+    from nnlib.text import CharVocab, load_names
+
+    names = load_names()
+    vocab = CharVocab(names)
+    g = np.random.default_rng(5)
+    V, D, H = len(vocab), 16, 64
+    params = {"W_embed": g.normal(size=(V, D)), "Wx": g.normal(size=(D, H)) / 4,
+              "Wh": g.normal(size=(H, H)) / 8, "b": g.normal(size=H) / 10,
+              "W_out": g.normal(size=(H, V)), "b_out": g.normal(size=V)}
+    return params, vocab, names
+
+
 @functools.lru_cache(maxsize=1)
 def _memory_runs() -> dict[tuple[str, int], Any]:
     """Lesson 13's section 8 trains every (cell, length) the memory explorer offers and hands
@@ -104,6 +145,8 @@ def _memory_runs() -> dict[tuple[str, int], Any]:
 def _scenarios() -> dict[str, Scenario]:
     from nncourse.widgets import (
         activations,
+        attention_maps,
+        char_model,
         digits,
         evaluation,
         feature_maps,
@@ -118,6 +161,17 @@ def _scenarios() -> dict[str, Scenario]:
     )
 
     return {
+        "attention_maps.attention_explorer": Scenario(
+            lambda: attention_maps.attention_explorer(_reverser_attend(), "3141592653",
+                                                      description="digits"),
+            [("head", "head 1"), ("text", "2718281828"), ("head", "head 2"),
+             ("text", "12345"), ("text", "0000000000"), ("head", attention_maps.AVERAGE)]),
+        "char_model.sampling_explorer": Scenario(
+            lambda: char_model.sampling_explorer(
+                *_char_model()[:2], known=_char_model()[2], temperature=1.0, prefix="ma"),
+            [("temperature", char_model.MAX_TEMPERATURE), ("prefix", ""), ("seed", 50),
+             ("temperature", char_model.MIN_TEMPERATURE), ("prefix", "christopher"),
+             ("seed", 7), ("temperature", 1.0)]),
         "digits.digit_explorer": Scenario(
             lambda: digits.digit_explorer(*_digits()), [("index", i) for i in range(1, 6)]),
         "activations.activation_explorer": Scenario(
