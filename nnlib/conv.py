@@ -23,9 +23,8 @@ no col2im. A bias is folded into the products (a row of ones in ``cols``). Other
 geometries on images of at most ``GATHER_MAX_PIXELS`` pixels (8x8 and smaller) take a gather
 path instead: im2col is one ``np.take`` from a cached index table and, with stride 1, dx is
 one product with dout gathered the same way (a transposed convolution), no col2im. Max
-pooling copies
-each kernel offset's strided slice into one contiguous buffer and keeps a running maximum
-and the winner's offset with whole-array operations.
+pooling copies each kernel offset's strided slice into one contiguous buffer and keeps a
+running maximum and the winner's offset with whole-array operations.
 """
 
 from __future__ import annotations
@@ -239,7 +238,7 @@ def _im2col(
     C, _, H, W = xT.shape
     KH, KW = kernel
     Ho, Wo = out_hw
-    if stride == (1, 1) and out_hw == (H, W) and xT[0, 0].flags.c_contiguous:
+    if _same(stride, (H, W), out_hw) and xT[0, 0].flags.c_contiguous:
         _im2col_same(xT, padding, cols)
         return cols
     covered = np.zeros((KH, KW), dtype=bool)
@@ -354,11 +353,15 @@ GATHER_MAX_PIXELS = 64
 TRANSPOSED_MAX_RATIO = 1
 
 
+def _same(stride: tuple[int, int], in_hw: tuple[int, int], out_hw: tuple[int, int]) -> bool:
+    """Stride 1 and "same" padding: the output as large as the input (the flat-shift paths)."""
+    return stride == (1, 1) and tuple(out_hw) == tuple(in_hw)
+
+
 def _gather_path(in_hw: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]) -> bool:
     """Tiny images, except with stride 1 and "same" padding, whose flat shifted copies
     (_im2col_same) are faster still."""
-    same = stride == (1, 1) and out_hw == in_hw
-    return in_hw[0] * in_hw[1] <= GATHER_MAX_PIXELS and not same
+    return in_hw[0] * in_hw[1] <= GATHER_MAX_PIXELS and not _same(stride, in_hw, out_hw)
 
 
 @functools.lru_cache(maxsize=16)
@@ -463,9 +466,10 @@ def _conv2d_backward(
     fold = b is not None and K1 == K + 1
     w2 = w.reshape(F, K).astype(dtype, copy=False)
     dxT = np.empty((C, N, H, W), dtype=x_dtype) if input_grad else None
-    # dw as (cols @ dout.T).T when cols has more rows than dout: the same sums, but OpenBLAS
-    # spreads that product over both threads better (16->32 channels, 3x3: 1.7x on 2 threads,
-    # where dout @ cols.T gets 1.1x); with few rows (one input channel) the other way is faster
+    # dw as (cols @ dout.T).T when cols has at least as many rows as dout: the same sums, but
+    # OpenBLAS spreads that product over both threads better (16->32 channels, 3x3: 1.7x on 2
+    # threads, where dout @ cols.T gets 1.1x); with few rows (one input channel) the other way
+    # is faster
     dw_t = K >= F
     dw2T = np.zeros((K1, F), dtype)
     # stride 1 on tiny images: dx = (w as (C, F KH KW)) @ (dout gathered as the columns of a
@@ -475,7 +479,7 @@ def _conv2d_backward(
               and F <= 4 * C)
     if gather:
         wt2 = w.transpose(1, 0, 2, 3).reshape(C, F * KH * KW).astype(dtype)
-    same = (dxT is not None and not gather and stride == (1, 1) and (Ho, Wo) == (H, W)
+    same = (dxT is not None and not gather and _same(stride, (H, W), (Ho, Wo))
             and F <= TRANSPOSED_MAX_RATIO * C)
     if same:
         wt2 = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(C, F * KH * KW).astype(dtype)

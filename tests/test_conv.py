@@ -806,6 +806,27 @@ def test_conv2d_gather_path_in_chunks_and_float32(rng, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 
 
+def test_conv2d_same_padding_on_a_strided_view_matches_torch(rng):
+    """An input whose rows are not back to back in memory (the left half of a wider array)
+    cannot be flattened without a copy: the flat-shift im2col must not be used for it, and the
+    result is still torch's."""
+    torch = require_torch()
+    wide = rng.standard_normal((3, 4, 9, 22))
+    x = wide[..., :11]  # (3, 4, 9, 11), each row followed by 11 entries of another
+    assert not x.transpose(1, 0, 2, 3)[0, 0].flags.c_contiguous
+    w = rng.standard_normal((5, 4, 3, 3))
+    b = rng.standard_normal(5)
+    out, cache = conv2d_forward(x, w, b, 1, 1)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv2d_backward(dout, cache)
+    xt, wt, bt = (torch.tensor(np.ascontiguousarray(a), requires_grad=True) for a in (x, w, b))
+    ot = torch.nn.functional.conv2d(xt, wt, bt, padding=1)
+    ot.backward(torch.tensor(dout))
+    assert_rel(out, ot.detach().numpy(), "out")
+    for name, g, t in zip(("dx", "dw", "db"), (dx, dw, db), (xt, wt, bt), strict=True):
+        assert_rel(g, t.grad.numpy(), name)
+
+
 class _NanEmpty:
     """numpy, except that np.empty fills floating arrays with NaN."""
 
